@@ -1,0 +1,531 @@
+//! Configuration: read from the environment and checked once, at init.
+//!
+//! Every variable the function reads is listed in [`VARIABLES`]; the SAM template test holds the
+//! template to that list. An empty value counts as unset, so a template can pass `""` for an
+//! optional parameter.
+
+use std::time::Duration;
+
+use lambda_http::http::HeaderName;
+use reqwest::Url;
+
+use crate::secret::Credentials;
+
+/// The variables this function reads, in the order the README's table lists them.
+pub const VARIABLES: &[&str] = &[
+    "RAI_SECRET_ID",
+    "RAI_SECRET_TTL_SECONDS",
+    "RAI_COMMUNITY_ID",
+    "RAI_WIDGET_API_URL",
+    "RAI_API_V2_URL",
+    "RAI_UPSTREAM_TIMEOUT_MS",
+    "SESSION_HEADER",
+    "SESSION_COOKIE",
+    "SESSION_JWKS_URL",
+    "SESSION_ISSUER",
+    "SESSION_AUDIENCE",
+    "SESSION_LEEWAY_SECONDS",
+    "SESSION_EMAIL_CLAIM",
+    "USER_IDENTIFIERS",
+    "CORS_ALLOWED_ORIGINS",
+    // Local development only, read when RAI_SECRET_ID is unset.
+    "RAI_API_KEY",
+    "RAI_ACCESS_ID",
+    "RAI_ACCESS_KEY",
+    "SESSION_SECRET",
+];
+
+/// The variables that hold credentials, only read when `RAI_SECRET_ID` is unset. A deployment
+/// keeps them in Secrets Manager instead.
+pub const LOCAL_ONLY_VARIABLES: &[&str] = &[
+    "RAI_API_KEY",
+    "RAI_ACCESS_ID",
+    "RAI_ACCESS_KEY",
+    "SESSION_SECRET",
+];
+
+const DEFAULT_WIDGET_API_URL: &str = "https://prod-widgets.returning.ai";
+const DEFAULT_API_V2_URL: &str = "https://api-v2.returning.ai";
+
+/// A variable with a value the function cannot run with. Its `Display` is the one init log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            variable,
+            problem: problem.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.variable, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub secret: SecretConfig,
+    pub session: SessionConfig,
+    pub upstream: UpstreamConfig,
+    /// Exact origins allowed to call with credentials; empty means no CORS headers at all.
+    pub cors_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum SecretConfig {
+    SecretsManager {
+        secret_id: String,
+        ttl: Duration,
+    },
+    /// Local development: the credentials come straight from the environment.
+    Environment(Credentials),
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Lower-case header name. `authorization` expects `Bearer <jwt>`; any other carries the bare JWT.
+    pub header: HeaderName,
+    pub cookie: Option<String>,
+    pub jwks_url: Option<Url>,
+    pub issuer: Option<String>,
+    pub audience: Vec<String>,
+    pub leeway_seconds: u64,
+    pub email_claim: String,
+    /// `(data-key, claim)` pairs sent to the access-key API as `userIdentifiers`.
+    pub identifiers: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    pub community_id: Option<String>,
+    pub widget_api_url: Url,
+    pub api_v2_url: Url,
+    pub timeout: Duration,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests can pass a map instead of mutating the
+    /// process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| -> Option<String> {
+            debug_assert!(VARIABLES.contains(&name), "{name} missing from VARIABLES");
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+
+        let secret = match get("RAI_SECRET_ID") {
+            Some(secret_id) => SecretConfig::SecretsManager {
+                secret_id,
+                ttl: Duration::from_secs(number(&get, "RAI_SECRET_TTL_SECONDS", 300)?),
+            },
+            None => SecretConfig::Environment(Credentials {
+                api_key: get("RAI_API_KEY"),
+                access_id: get("RAI_ACCESS_ID"),
+                access_key: get("RAI_ACCESS_KEY"),
+                session_secret: get("SESSION_SECRET"),
+            }),
+        };
+
+        let session = SessionConfig {
+            header: session_header(get("SESSION_HEADER"))?,
+            cookie: get("SESSION_COOKIE").map(cookie_name).transpose()?,
+            jwks_url: get("SESSION_JWKS_URL")
+                .map(|v| url("SESSION_JWKS_URL", &v))
+                .transpose()?,
+            issuer: get("SESSION_ISSUER").map(|v| issuer(&v)).transpose()?,
+            audience: get("SESSION_AUDIENCE")
+                .map(|v| comma_list(&v))
+                .unwrap_or_default(),
+            leeway_seconds: number(&get, "SESSION_LEEWAY_SECONDS", 60)?,
+            email_claim: get("SESSION_EMAIL_CLAIM").unwrap_or_else(|| "email".to_owned()),
+            identifiers: identifiers(
+                get("USER_IDENTIFIERS")
+                    .as_deref()
+                    .unwrap_or("data-email=email"),
+            )?,
+        };
+
+        let timeout_ms = number(&get, "RAI_UPSTREAM_TIMEOUT_MS", 5000)?;
+        if timeout_ms == 0 {
+            return Err(ConfigError::new(
+                "RAI_UPSTREAM_TIMEOUT_MS",
+                "must be at least 1",
+            ));
+        }
+        let upstream = UpstreamConfig {
+            community_id: get("RAI_COMMUNITY_ID").map(community_id).transpose()?,
+            widget_api_url: url(
+                "RAI_WIDGET_API_URL",
+                &get("RAI_WIDGET_API_URL").unwrap_or_else(|| DEFAULT_WIDGET_API_URL.into()),
+            )?,
+            api_v2_url: url(
+                "RAI_API_V2_URL",
+                &get("RAI_API_V2_URL").unwrap_or_else(|| DEFAULT_API_V2_URL.into()),
+            )?,
+            timeout: Duration::from_millis(timeout_ms),
+        };
+
+        let cors_origins = get("CORS_ALLOWED_ORIGINS")
+            .map(|v| comma_list(&v).into_iter().map(origin).collect())
+            .transpose()?
+            .unwrap_or_default();
+
+        // Without a JWKS URL or an issuer, the only key left is the secret's `sessionSecret`. In
+        // local mode the environment already says whether there is one; a Secrets Manager secret
+        // is checked once it has been read.
+        if let SecretConfig::Environment(credentials) = &secret
+            && session.jwks_url.is_none()
+            && session.issuer.is_none()
+            && credentials.session_secret.is_none()
+        {
+            return Err(no_session_keys());
+        }
+
+        Ok(Self {
+            secret,
+            session,
+            upstream,
+            cors_origins,
+        })
+    }
+}
+
+/// The start-up error for a deployment with no way to check session tokens.
+pub fn no_session_keys() -> ConfigError {
+    ConfigError::new(
+        "SESSION_JWKS_URL",
+        "no session keys: set SESSION_JWKS_URL, SESSION_ISSUER (OIDC discovery) or a sessionSecret in the secret",
+    )
+}
+
+fn number(
+    get: &impl Fn(&'static str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| ConfigError::new(name, "must be a whole number (no unit, no sign)")),
+    }
+}
+
+fn comma_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Credentials and session keys travel over these URLs, so plain HTTP is only accepted for
+/// loopback stand-ins (local runs and tests).
+pub fn url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let parsed =
+        Url::parse(value).map_err(|e| ConfigError::new(name, format!("not a URL ({e})")))?;
+    check_url_transport(&parsed).map_err(|problem| ConfigError::new(name, problem))?;
+    Ok(parsed)
+}
+
+/// Shared by start-up checks and by the `jwks_uri` that OIDC discovery hands back.
+pub fn check_url_transport(url: &Url) -> Result<(), &'static str> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        "http" => Err("must use https (plain http only for loopback addresses)"),
+        _ => Err("must be an https URL"),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host_str() {
+        Some("localhost") => true,
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
+}
+
+fn issuer(value: &str) -> Result<String, ConfigError> {
+    url("SESSION_ISSUER", value)?;
+    // Kept exactly as written: the `iss` claim is compared as a string.
+    Ok(value.to_owned())
+}
+
+fn session_header(value: Option<String>) -> Result<HeaderName, ConfigError> {
+    let value = value.unwrap_or_else(|| "authorization".to_owned());
+    HeaderName::from_bytes(value.to_ascii_lowercase().as_bytes())
+        .map_err(|_| ConfigError::new("SESSION_HEADER", "not a valid HTTP header name"))
+}
+
+fn cookie_name(value: String) -> Result<String, ConfigError> {
+    // RFC 6265 cookie-name is an RFC 7230 token.
+    let is_token = value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if is_token {
+        Ok(value)
+    } else {
+        Err(ConfigError::new(
+            "SESSION_COOKIE",
+            "not a valid cookie name (letters, digits and !#$%&'*+-.^_`|~ only)",
+        ))
+    }
+}
+
+fn community_id(value: String) -> Result<String, ConfigError> {
+    // It becomes a path segment of the sign-in URL.
+    if value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        Ok(value)
+    } else {
+        Err(ConfigError::new(
+            "RAI_COMMUNITY_ID",
+            "may hold only letters, digits, '-' and '_'",
+        ))
+    }
+}
+
+fn identifiers(value: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let pairs = comma_list(value)
+        .into_iter()
+        .map(|pair| {
+            let (key, claim) = pair.split_once('=').ok_or_else(|| {
+                ConfigError::new(
+                    "USER_IDENTIFIERS",
+                    format!("'{pair}' is not a data-key=claim pair"),
+                )
+            })?;
+            let (key, claim) = (key.trim(), claim.trim());
+            if !key.starts_with("data-") || key.len() == "data-".len() {
+                return Err(ConfigError::new(
+                    "USER_IDENTIFIERS",
+                    format!("key '{key}' must start with 'data-'"),
+                ));
+            }
+            if claim.is_empty() {
+                return Err(ConfigError::new(
+                    "USER_IDENTIFIERS",
+                    format!("key '{key}' names no claim"),
+                ));
+            }
+            Ok((key.to_owned(), claim.to_owned()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if pairs.is_empty() {
+        return Err(ConfigError::new("USER_IDENTIFIERS", "names no identifier"));
+    }
+    Ok(pairs)
+}
+
+fn origin(value: String) -> Result<String, ConfigError> {
+    const NAME: &str = "CORS_ALLOWED_ORIGINS";
+    if value == "*" {
+        return Err(ConfigError::new(
+            NAME,
+            "'*' is refused: the widget sends credentials, so list each origin",
+        ));
+    }
+    let parsed = Url::parse(&value).map_err(|_| {
+        ConfigError::new(
+            NAME,
+            format!("'{value}' is not an origin like https://example.com"),
+        )
+    })?;
+    let serialized = parsed.origin().ascii_serialization();
+    // Browsers send the serialized origin, so anything else (a path, an upper-case host, a
+    // default port) would never match.
+    if serialized != value {
+        return Err(ConfigError::new(
+            NAME,
+            format!("'{value}' is not a serialized origin (expected '{serialized}')"),
+        ));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    const BASE: (&str, &str) = ("SESSION_SECRET", "local-session-secret");
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = parse(&[BASE]).unwrap();
+        assert_eq!(c.session.header.as_str(), "authorization");
+        assert_eq!(c.session.cookie, None);
+        assert_eq!(c.session.leeway_seconds, 60);
+        assert_eq!(c.session.email_claim, "email");
+        assert_eq!(
+            c.session.identifiers,
+            vec![("data-email".to_owned(), "email".to_owned())]
+        );
+        assert_eq!(
+            c.upstream.widget_api_url.as_str(),
+            "https://prod-widgets.returning.ai/"
+        );
+        assert_eq!(
+            c.upstream.api_v2_url.as_str(),
+            "https://api-v2.returning.ai/"
+        );
+        assert_eq!(c.upstream.timeout, Duration::from_millis(5000));
+        assert!(c.cors_origins.is_empty());
+        assert!(matches!(c.secret, SecretConfig::Environment(ref e) if e.session_secret.is_some()));
+    }
+
+    #[test]
+    fn secret_id_selects_secrets_manager_and_ignores_local_credentials() {
+        let c = parse(&[
+            ("RAI_SECRET_ID", "rai/widget"),
+            ("RAI_API_KEY", "ignored"),
+            ("SESSION_ISSUER", "https://id.example.com"),
+        ])
+        .unwrap();
+        match c.secret {
+            SecretConfig::SecretsManager { secret_id, ttl } => {
+                assert_eq!(secret_id, "rai/widget");
+                assert_eq!(ttl, Duration::from_secs(300));
+            }
+            other => panic!("expected Secrets Manager, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let c = parse(&[
+            BASE,
+            ("SESSION_COOKIE", ""),
+            ("RAI_UPSTREAM_TIMEOUT_MS", " "),
+        ])
+        .unwrap();
+        assert_eq!(c.session.cookie, None);
+        assert_eq!(c.upstream.timeout, Duration::from_millis(5000));
+    }
+
+    #[test]
+    fn wrong_values_name_their_variable() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[BASE, ("CORS_ALLOWED_ORIGINS", "*")],
+                "CORS_ALLOWED_ORIGINS",
+            ),
+            (
+                &[BASE, ("CORS_ALLOWED_ORIGINS", "https://a.example/path")],
+                "CORS_ALLOWED_ORIGINS",
+            ),
+            (
+                &[BASE, ("CORS_ALLOWED_ORIGINS", "https://A.example")],
+                "CORS_ALLOWED_ORIGINS",
+            ),
+            (
+                &[BASE, ("USER_IDENTIFIERS", "email=email")],
+                "USER_IDENTIFIERS",
+            ),
+            (
+                &[BASE, ("USER_IDENTIFIERS", "data-email")],
+                "USER_IDENTIFIERS",
+            ),
+            (
+                &[BASE, ("USER_IDENTIFIERS", "data-=sub")],
+                "USER_IDENTIFIERS",
+            ),
+            (
+                &[BASE, ("RAI_UPSTREAM_TIMEOUT_MS", "5s")],
+                "RAI_UPSTREAM_TIMEOUT_MS",
+            ),
+            (
+                &[BASE, ("RAI_UPSTREAM_TIMEOUT_MS", "0")],
+                "RAI_UPSTREAM_TIMEOUT_MS",
+            ),
+            (
+                &[BASE, ("SESSION_LEEWAY_SECONDS", "-1")],
+                "SESSION_LEEWAY_SECONDS",
+            ),
+            (
+                &[("RAI_SECRET_ID", "x"), ("RAI_SECRET_TTL_SECONDS", "abc")],
+                "RAI_SECRET_TTL_SECONDS",
+            ),
+            (
+                &[BASE, ("RAI_WIDGET_API_URL", "not a url")],
+                "RAI_WIDGET_API_URL",
+            ),
+            (
+                &[BASE, ("RAI_API_V2_URL", "http://api.example.com")],
+                "RAI_API_V2_URL",
+            ),
+            (
+                &[BASE, ("SESSION_JWKS_URL", "ftp://keys.example.com")],
+                "SESSION_JWKS_URL",
+            ),
+            (&[BASE, ("SESSION_HEADER", "bad header")], "SESSION_HEADER"),
+            (&[BASE, ("SESSION_COOKIE", "a;b")], "SESSION_COOKIE"),
+            (
+                &[BASE, ("RAI_COMMUNITY_ID", "../admin")],
+                "RAI_COMMUNITY_ID",
+            ),
+            (&[], "SESSION_JWKS_URL"),
+        ];
+        for (vars, variable) in cases {
+            let err = parse(vars).expect_err(&format!("{vars:?} should be refused"));
+            assert_eq!(err.variable, *variable, "{vars:?}: {err}");
+            assert!(err.to_string().starts_with(variable));
+        }
+    }
+
+    #[test]
+    fn lists_are_parsed() {
+        let c = parse(&[
+            BASE,
+            (
+                "CORS_ALLOWED_ORIGINS",
+                "https://a.example, http://localhost:3000",
+            ),
+            ("USER_IDENTIFIERS", "data-email=email, data-user-id=sub"),
+            ("SESSION_AUDIENCE", "widgets,portal"),
+            ("SESSION_HEADER", "X-Session"),
+            ("RAI_WIDGET_API_URL", "http://127.0.0.1:9999"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.cors_origins,
+            vec!["https://a.example", "http://localhost:3000"]
+        );
+        assert_eq!(
+            c.session.identifiers[1],
+            ("data-user-id".into(), "sub".into())
+        );
+        assert_eq!(c.session.audience, vec!["widgets", "portal"]);
+        assert_eq!(c.session.header.as_str(), "x-session");
+    }
+}

@@ -1,0 +1,266 @@
+//! The Returning.AI credentials and the optional session key, read from Secrets Manager and cached.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_secretsmanager::Client;
+
+use crate::log::Logger;
+
+/// After a failed read, wait this long (or the TTL, when shorter) before trying again, so a
+/// Secrets Manager outage costs one call per interval instead of one per request.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
+
+/// What the secret holds. Any field may be absent; a route whose fields are absent is not
+/// configured.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    pub api_key: Option<String>,
+    pub access_id: Option<String>,
+    pub access_key: Option<String>,
+    pub session_secret: Option<String>,
+}
+
+/// Shows which fields are present, never their values.
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |v: &Option<String>| if v.is_some() { "<set>" } else { "<unset>" };
+        f.debug_struct("Credentials")
+            .field("api_key", &shown(&self.api_key))
+            .field("access_id", &shown(&self.access_id))
+            .field("access_key", &shown(&self.access_key))
+            .field("session_secret", &shown(&self.session_secret))
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// A JSON object with any of `apiKey`, `accessId`, `accessKey`, `sessionSecret`, or a plain
+    /// string, which is the API key. The error never quotes the value.
+    pub fn parse(secret: &str) -> Result<Self, &'static str> {
+        let trimmed = secret.trim();
+        if !trimmed.starts_with('{') {
+            return Ok(Self {
+                api_key: Some(trimmed.to_owned()).filter(|k| !k.is_empty()),
+                ..Self::default()
+            });
+        }
+        let value: serde_json::Map<String, serde_json::Value> = serde_json::from_str(trimmed)
+            .map_err(|_| "the secret starts with '{' but is not a JSON object")?;
+        let field = |name: &str| -> Result<Option<String>, &'static str> {
+            match value.get(name) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::String(s)) if s.trim().is_empty() => Ok(None),
+                Some(serde_json::Value::String(s)) => Ok(Some(s.trim().to_owned())),
+                Some(_) => Err("a field of the secret is not a string"),
+            }
+        };
+        Ok(Self {
+            api_key: field("apiKey")?,
+            access_id: field("accessId")?,
+            access_key: field("accessKey")?,
+            session_secret: field("sessionSecret")?,
+        })
+    }
+}
+
+/// Why no credentials could be had. The text is for the log and holds no secret material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretUnavailable(pub String);
+
+enum Source {
+    SecretsManager { client: Client, secret_id: String },
+    Fixed,
+}
+
+struct State {
+    current: Option<Arc<Credentials>>,
+    /// `None`: never read again (fixed credentials).
+    next_read: Option<Instant>,
+}
+
+pub struct SecretStore {
+    source: Source,
+    ttl: Duration,
+    state: Mutex<State>,
+    /// Held while reading, so concurrent requests that find the cache stale make one call.
+    reading: tokio::sync::Mutex<()>,
+    log: Logger,
+}
+
+impl SecretStore {
+    pub fn secrets_manager(client: Client, secret_id: String, ttl: Duration, log: Logger) -> Self {
+        Self {
+            source: Source::SecretsManager { client, secret_id },
+            ttl,
+            state: Mutex::new(State {
+                current: None,
+                next_read: Some(Instant::now()),
+            }),
+            reading: tokio::sync::Mutex::new(()),
+            log,
+        }
+    }
+
+    /// Local development: the values from the environment, never re-read.
+    pub fn fixed(credentials: Credentials, log: Logger) -> Self {
+        Self {
+            source: Source::Fixed,
+            ttl: Duration::ZERO,
+            state: Mutex::new(State {
+                current: Some(Arc::new(credentials)),
+                next_read: None,
+            }),
+            reading: tokio::sync::Mutex::new(()),
+            log,
+        }
+    }
+
+    /// The cached credentials, read again once the TTL has passed. When a read fails, the last
+    /// good value is kept (stale beats an outage); only with none at all is this an error.
+    pub async fn get(&self) -> Result<Arc<Credentials>, SecretUnavailable> {
+        if let Some(cached) = self.cached()? {
+            return Ok(cached);
+        }
+        let _reading = self.reading.lock().await;
+        // Another request may have read it while this one waited.
+        if let Some(cached) = self.cached()? {
+            return Ok(cached);
+        }
+        self.read().await
+    }
+
+    /// Called when the upstream refused `seen` (401/403): the secret may have been rotated. Reads
+    /// it once more, whatever the TTL says, and returns what is current now.
+    pub async fn reload(&self, seen: &Arc<Credentials>) -> Option<Arc<Credentials>> {
+        if matches!(self.source, Source::Fixed) {
+            return None;
+        }
+        let _reading = self.reading.lock().await;
+        let current = self.lock_state().current.clone();
+        if let Some(current) = current
+            && !Arc::ptr_eq(&current, seen)
+        {
+            // Someone else reloaded while this request waited for the lock.
+            return Some(current);
+        }
+        self.read().await.ok()
+    }
+
+    /// `Ok(None)` when a read is due; `Err` when none is due and there is nothing to give.
+    fn cached(&self) -> Result<Option<Arc<Credentials>>, SecretUnavailable> {
+        let state = self.lock_state();
+        let due = state.next_read.is_some_and(|at| Instant::now() >= at);
+        match (&state.current, due) {
+            (Some(current), false) => Ok(Some(current.clone())),
+            (None, false) => Err(SecretUnavailable(
+                "an earlier read failed; waiting before the next try".into(),
+            )),
+            (_, true) => Ok(None),
+        }
+    }
+
+    async fn read(&self) -> Result<Arc<Credentials>, SecretUnavailable> {
+        let Source::SecretsManager { client, secret_id } = &self.source else {
+            return self
+                .lock_state()
+                .current
+                .clone()
+                .ok_or_else(|| SecretUnavailable("no credentials".into()));
+        };
+        let result = fetch(client, secret_id).await;
+        let mut state = self.lock_state();
+        match result {
+            Ok(fresh) => {
+                let fresh = match &state.current {
+                    // Keep the old Arc when nothing changed, so `reload` callers can tell.
+                    Some(current) if **current == fresh => current.clone(),
+                    _ => Arc::new(fresh),
+                };
+                state.current = Some(fresh.clone());
+                state.next_read = Some(Instant::now() + self.ttl);
+                Ok(fresh)
+            }
+            Err(why) => {
+                state.next_read = Some(Instant::now() + RETRY_AFTER_FAILURE.min(self.ttl));
+                let stale = state.current.clone();
+                drop(state);
+                let kept = if stale.is_some() {
+                    "; keeping the last value"
+                } else {
+                    ""
+                };
+                self.log
+                    .event("warn", "secret_read_failed", &format!("{}{kept}", why.0));
+                stale.ok_or(why)
+            }
+        }
+    }
+
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, State> {
+        match self.state.lock() {
+            Ok(state) => state,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}
+
+async fn fetch(client: &Client, secret_id: &str) -> Result<Credentials, SecretUnavailable> {
+    let output = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|e| {
+            // The SDK error names the service's error code (AccessDenied, ResourceNotFound, ...)
+            // and never the value.
+            let detail = aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string();
+            SecretUnavailable(format!("GetSecretValue failed: {detail}"))
+        })?;
+    let text = output.secret_string().ok_or_else(|| {
+        SecretUnavailable(
+            "the secret has no SecretString (binary secrets are not supported)".into(),
+        )
+    })?;
+    Credentials::parse(text).map_err(|why| SecretUnavailable(why.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_json_shape() {
+        let c = Credentials::parse(
+            r#"{"apiKey":"k","accessId":"id","accessKey":" ak ","sessionSecret":"","other":1}"#,
+        )
+        .unwrap();
+        assert_eq!(c.api_key.as_deref(), Some("k"));
+        assert_eq!(c.access_id.as_deref(), Some("id"));
+        assert_eq!(c.access_key.as_deref(), Some("ak"));
+        assert_eq!(c.session_secret, None);
+    }
+
+    #[test]
+    fn a_plain_string_is_the_api_key() {
+        let c = Credentials::parse("  plain-key\n").unwrap();
+        assert_eq!(c.api_key.as_deref(), Some("plain-key"));
+        assert_eq!(c.access_id, None);
+    }
+
+    #[test]
+    fn malformed_secrets_are_refused_without_quoting_them() {
+        for bad in [r#"{"apiKey": "sk-live-123""#, r#"{"apiKey": 42}"#] {
+            let err = Credentials::parse(bad).unwrap_err();
+            assert!(!err.contains("sk-live") && !err.contains("42"), "{err}");
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_values() {
+        let c = Credentials::parse(r#"{"apiKey":"sk-live-123"}"#).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("sk-live-123"));
+        assert!(shown.contains("<set>"));
+    }
+}
