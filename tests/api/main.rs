@@ -1,0 +1,8 @@
+//! One integration-test binary (one link instead of one per file).
+
+mod events;
+mod routes;
+mod secrets;
+mod session;
+mod support;
+mod upstream;

@@ -1,0 +1,713 @@
+//! Session tokens: sources, key sources and every refusal of the contract and RFC 8725.
+
+use jsonwebtoken::{Algorithm, EncodingKey};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::*;
+
+/// Returning.AI answering every sign-in, so only the session decides the outcome.
+async fn rai_signin() -> MockServer {
+    let rai = rai().await;
+    Mock::given(method("POST"))
+        .and(path(SIGNIN_PATH))
+        .respond_with(signin_ok())
+        .mount(&rai)
+        .await;
+    rai
+}
+
+/// A deployment whose keys come from the identity provider's JWKS URL.
+async fn jwks_app(idp: &Idp, rai: &MockServer, extra: &[(&str, &str)]) -> TestApp {
+    let mut vars = with(
+        &local_vars(rai),
+        &[
+            ("SESSION_SECRET", ""),
+            ("SESSION_JWKS_URL", &idp.jwks_url()),
+        ],
+    );
+    vars = with(&vars, extra);
+    app(&vars).await
+}
+
+#[tokio::test]
+async fn every_accepted_asymmetric_algorithm_verifies() {
+    let rai = rai_signin().await;
+    let rsa = rsa();
+    let cases: Vec<(&str, Algorithm, &EncodingKey)> = vec![
+        ("rs256", Algorithm::RS256, &rsa),
+        ("rs384", Algorithm::RS384, &rsa),
+        ("rs512", Algorithm::RS512, &rsa),
+        ("ps256", Algorithm::PS256, &rsa),
+    ];
+    let (ec, ed) = (ec(), ed());
+    let mut keys: Vec<Value> = cases
+        .iter()
+        .map(|(kid, alg, key)| jwk(kid, *alg, key))
+        .collect();
+    keys.push(jwk("es256", Algorithm::ES256, &ec));
+    keys.push(jwk("eddsa", Algorithm::EdDSA, &ed));
+    let idp = Idp::start(keys).await;
+    let t = jwks_app(&idp, &rai, &[]).await;
+
+    let mut all = cases;
+    all.push(("es256", Algorithm::ES256, &ec));
+    all.push(("eddsa", Algorithm::EdDSA, &ed));
+    for (kid, alg, key) in all {
+        let token = mint(alg, key, Some(kid), &claims());
+        let r = t.call(post("/widget-auth").bearer(&token)).await;
+        assert_eq!(r.status, 200, "{alg:?}: {}", r.body);
+    }
+    assert_eq!(
+        idp.jwks_fetches().await,
+        1,
+        "the key set is fetched once and cached"
+    );
+}
+
+#[tokio::test]
+async fn oidc_discovery_finds_the_keys() {
+    let rai = rai_signin().await;
+    let idp = Idp::standard().await;
+    let issuer = idp.issuer();
+    let vars = with(
+        &local_vars(&rai),
+        &[
+            ("SESSION_SECRET", ""),
+            ("SESSION_ISSUER", &issuer),
+            ("SESSION_AUDIENCE", "rai-widgets"),
+        ],
+    );
+    let t = app(&vars).await;
+    assert_eq!(
+        idp.requests_to("/.well-known/openid-configuration").await,
+        1
+    );
+    assert_eq!(idp.jwks_fetches().await, 1);
+
+    let good = claims_with(json!({ "iss": issuer, "aud": "rai-widgets" }));
+    let r = t.call(post("/widget-auth").bearer(&mint_rs(&good))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let wrong_iss = claims_with(json!({ "iss": "https://other.example", "aud": "rai-widgets" }));
+    t.call(post("/widget-auth").bearer(&mint_rs(&wrong_iss)))
+        .await
+        .assert_error(401, "invalid_session");
+    let wrong_aud = claims_with(json!({ "iss": issuer, "aud": "someone-else" }));
+    t.call(post("/widget-auth").bearer(&mint_rs(&wrong_aud)))
+        .await
+        .assert_error(401, "invalid_session");
+    let no_aud = claims_with(json!({ "iss": issuer }));
+    t.call(post("/widget-auth").bearer(&mint_rs(&no_aud)))
+        .await
+        .assert_error(401, "invalid_session");
+    let list_aud = claims_with(json!({ "iss": issuer, "aud": ["x", "rai-widgets"] }));
+    assert_eq!(
+        t.call(post("/widget-auth").bearer(&mint_rs(&list_aud)))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_discovery_document_for_another_issuer_is_not_trusted() {
+    let rai = rai_signin().await;
+    let idp = MockServer::start().await;
+    let keys = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/.well-known/openid-configuration"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "issuer": "https://attacker.example",
+            "jwks_uri": format!("{}/jwks.json", keys.uri()),
+        })))
+        .mount(&idp)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "keys": [jwk("rsa-1", Algorithm::RS256, &rsa())]
+        })))
+        .expect(0)
+        .mount(&keys)
+        .await;
+    let vars = with(
+        &local_vars(&rai),
+        &[("SESSION_SECRET", ""), ("SESSION_ISSUER", &idp.uri())],
+    );
+    let t = app(&vars).await;
+    let token = mint_rs(&claims_with(json!({ "iss": idp.uri() })));
+    let r = t.call(post("/widget-auth").bearer(&token)).await;
+    r.assert_error(502, "upstream_error");
+    assert!(t.logs.contents().contains("another issuer"));
+}
+
+#[tokio::test]
+async fn every_bad_token_is_refused() {
+    let rai = rai().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(signin_ok())
+        .expect(0)
+        .mount(&rai)
+        .await;
+    let idp = Idp::standard().await;
+    let issuer = idp.issuer();
+    let t = jwks_app(
+        &idp,
+        &rai,
+        &[
+            ("SESSION_ISSUER", &issuer),
+            ("SESSION_AUDIENCE", "rai-widgets"),
+        ],
+    )
+    .await;
+    let valid = claims_with(json!({ "iss": issuer, "aud": "rai-widgets" }));
+    let with_changes = |changes: Value| {
+        let mut c = valid.clone();
+        for (k, v) in changes.as_object().unwrap() {
+            if v.is_null() {
+                c.as_object_mut().unwrap().remove(k);
+            } else {
+                c[k] = v.clone();
+            }
+        }
+        c
+    };
+    let rsa_public_jwk = jwk("rsa-1", Algorithm::RS256, &rsa());
+    // HS/RS confusion: HS256 keyed with the RSA public key the attacker can download.
+    let confused_key = EncodingKey::from_secret(rsa_public_jwk["n"].as_str().unwrap().as_bytes());
+    let unsigned = {
+        let header = b64(br#"{"alg":"none","typ":"JWT"}"#);
+        format!("{header}.{}.", b64(valid.to_string().as_bytes()))
+    };
+    let lowercase_none = {
+        let header = b64(br#"{"alg":"None","kid":"rsa-1"}"#);
+        format!("{header}.{}.", b64(valid.to_string().as_bytes()))
+    };
+    let with_jku = {
+        let header = b64(format!(
+            r#"{{"alg":"RS256","kid":"attacker","jku":"{}/attacker-keys"}}"#,
+            idp.issuer()
+        )
+        .as_bytes());
+        let signed = mint(Algorithm::RS256, &rsa_other(), Some("attacker"), &valid);
+        let mut parts = signed.split('.');
+        let _ = parts.next();
+        format!(
+            "{header}.{}.{}",
+            parts.next().unwrap(),
+            parts.next().unwrap()
+        )
+    };
+    let with_crit = {
+        let header = b64(br#"{"alg":"RS256","kid":"rsa-1","crit":["exp-ext"],"exp-ext":1}"#);
+        let signed = mint_rs(&valid);
+        let mut parts = signed.split('.');
+        let _ = parts.next();
+        format!(
+            "{header}.{}.{}",
+            parts.next().unwrap(),
+            parts.next().unwrap()
+        )
+    };
+    let swapped_payload = {
+        let signed = mint_rs(&valid);
+        let parts: Vec<&str> = signed.split('.').collect();
+        let other = with_changes(json!({ "email": "someone.else@example.com" }));
+        format!(
+            "{}.{}.{}",
+            parts[0],
+            b64(other.to_string().as_bytes()),
+            parts[2]
+        )
+    };
+    let padded = format!("{}{}", mint_rs(&valid), "A".repeat(9000));
+
+    let cases: Vec<(&str, String, u16, &str)> = vec![
+        ("alg none", unsigned, 401, "invalid_session"),
+        ("alg None", lowercase_none, 401, "invalid_session"),
+        (
+            "HS256 keyed with the public key",
+            mint(Algorithm::HS256, &confused_key, Some("rsa-1"), &valid),
+            401,
+            "invalid_session",
+        ),
+        (
+            "RS256 signed by an unknown key under a known kid",
+            mint(Algorithm::RS256, &rsa_other(), Some("rsa-1"), &valid),
+            401,
+            "invalid_session",
+        ),
+        (
+            "ES256 header on an RSA kid",
+            mint(Algorithm::ES256, &ec(), Some("rsa-1"), &valid),
+            401,
+            "invalid_session",
+        ),
+        (
+            "PS384 is not on the list",
+            mint(Algorithm::PS384, &rsa(), Some("rsa-1"), &valid),
+            401,
+            "invalid_session",
+        ),
+        (
+            "jku pointing elsewhere is not followed",
+            with_jku,
+            401,
+            "invalid_session",
+        ),
+        ("unknown crit header", with_crit, 401, "invalid_session"),
+        ("payload swapped", swapped_payload, 401, "invalid_session"),
+        (
+            "expired",
+            mint_rs(&with_changes(json!({ "exp": now() - 120 }))),
+            401,
+            "invalid_session",
+        ),
+        (
+            "not yet valid",
+            mint_rs(&with_changes(json!({ "nbf": now() + 600 }))),
+            401,
+            "invalid_session",
+        ),
+        (
+            "issued in the future",
+            mint_rs(&with_changes(json!({ "iat": now() + 600 }))),
+            401,
+            "invalid_session",
+        ),
+        (
+            "iat not a number",
+            mint_rs(&with_changes(json!({ "iat": "yesterday" }))),
+            401,
+            "invalid_session",
+        ),
+        (
+            "no exp",
+            mint_rs(&with_changes(json!({ "exp": null }))),
+            401,
+            "invalid_session",
+        ),
+        (
+            "exp not a number",
+            mint_rs(&with_changes(json!({ "exp": "tomorrow" }))),
+            401,
+            "invalid_session",
+        ),
+        (
+            "wrong issuer",
+            mint_rs(&with_changes(json!({ "iss": "https://evil.example" }))),
+            401,
+            "invalid_session",
+        ),
+        (
+            "no issuer",
+            mint_rs(&with_changes(json!({ "iss": null }))),
+            401,
+            "invalid_session",
+        ),
+        (
+            "wrong audience",
+            mint_rs(&with_changes(json!({ "aud": "other-app" }))),
+            401,
+            "invalid_session",
+        ),
+        (
+            "unknown kid",
+            mint(Algorithm::RS256, &rsa_other(), Some("rotated-away"), &valid),
+            401,
+            "invalid_session",
+        ),
+        (
+            "no email claim",
+            mint_rs(&with_changes(json!({ "email": null }))),
+            401,
+            "invalid_session",
+        ),
+        (
+            "email claim not an email",
+            mint_rs(&with_changes(json!({ "email": "nobody" }))),
+            401,
+            "invalid_session",
+        ),
+        (
+            "email claim not a string",
+            mint_rs(&with_changes(json!({ "email": ["a@b.c"] }))),
+            401,
+            "invalid_session",
+        ),
+        (
+            "email with a line break",
+            mint_rs(&with_changes(json!({ "email": "a@b.c\r\nx-admin: 1" }))),
+            401,
+            "invalid_session",
+        ),
+        ("oversized", padded, 401, "invalid_session"),
+        (
+            "email_verified false",
+            mint_rs(&with_changes(json!({ "email_verified": false }))),
+            403,
+            "email_not_verified",
+        ),
+        (
+            "email_verified \"false\"",
+            mint_rs(&with_changes(json!({ "email_verified": "false" }))),
+            403,
+            "email_not_verified",
+        ),
+    ];
+    for (name, token, status, code) in cases {
+        let r = t.call(post("/widget-auth").bearer(&token)).await;
+        assert_eq!((r.status, r.error()), (status, code), "{name}: {}", r.body);
+        if status == 401 {
+            assert_eq!(
+                r.header("www-authenticate"),
+                Some("Bearer error=\"invalid_token\""),
+                "{name}"
+            );
+        }
+    }
+    assert_eq!(
+        idp.requests_to("/attacker-keys").await,
+        0,
+        "jku is never followed"
+    );
+}
+
+#[tokio::test]
+async fn leeway_applies_to_exp_and_nbf() {
+    let rai = rai_signin().await;
+    let base = with(&local_vars(&rai), &[("SESSION_LEEWAY_SECONDS", "120")]);
+    let t = app(&base).await;
+    let just_expired = claims_with(json!({ "exp": now() - 60, "nbf": now() + 60 }));
+    let r = t
+        .call(post("/widget-auth").bearer(&mint_hs(&just_expired)))
+        .await;
+    assert_eq!(r.status, 200, "within the leeway: {}", r.body);
+
+    let strict = app(&with(&base, &[("SESSION_LEEWAY_SECONDS", "0")])).await;
+    strict
+        .call(post("/widget-auth").bearer(&mint_hs(&just_expired)))
+        .await
+        .assert_error(401, "invalid_session");
+}
+
+#[tokio::test]
+async fn the_shared_secret_accepts_only_hs256() {
+    let rai = rai_signin().await;
+    let t = app(&local_vars(&rai)).await;
+    let ok = t
+        .call(post("/widget-auth").bearer(&mint_hs(&claims())))
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    for (alg, key) in [
+        (Algorithm::HS384, hs()),
+        (Algorithm::HS512, hs()),
+        (Algorithm::RS256, rsa()),
+    ] {
+        let token = mint(alg, &key, None, &claims());
+        t.call(post("/widget-auth").bearer(&token))
+            .await
+            .assert_error(401, "invalid_session");
+    }
+    let wrong_secret = mint(
+        Algorithm::HS256,
+        &EncodingKey::from_secret(b"not-the-session-secret"),
+        None,
+        &claims(),
+    );
+    t.call(post("/widget-auth").bearer(&wrong_secret))
+        .await
+        .assert_error(401, "invalid_session");
+}
+
+#[tokio::test]
+async fn header_first_then_cookie() {
+    let rai = rai_signin().await;
+    let t = app(&with(
+        &local_vars(&rai),
+        &[("SESSION_COOKIE", "__Host-session")],
+    ))
+    .await;
+    let good = mint_hs(&claims());
+    let bad = mint_hs(&claims_with(json!({ "exp": now() - 3600 })));
+
+    let r = t
+        .call(post("/widget-auth").cookie(&format!("__Host-session={good}")))
+        .await;
+    assert_eq!(r.status, 200, "cookie session: {}", r.body);
+    let r = t
+        .call(post("/widget-auth").cookie(&format!("theme=dark; __Host-session={good}; lang=en")))
+        .await;
+    assert_eq!(r.status, 200, "among other cookies: {}", r.body);
+    // The header wins when both are present.
+    t.call(
+        post("/widget-auth")
+            .bearer(&bad)
+            .cookie(&format!("__Host-session={good}")),
+    )
+    .await
+    .assert_error(401, "invalid_session");
+    let r = t
+        .call(
+            post("/widget-auth")
+                .bearer(&good)
+                .cookie(&format!("__Host-session={bad}")),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // A non-Bearer Authorization header is not a session, so the cookie is used.
+    let r = t
+        .call(
+            post("/widget-auth")
+                .header("authorization", "Basic dXNlcjpwYXNz")
+                .cookie(&format!("__Host-session={good}")),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Two different session cookies: refuse rather than guess.
+    t.call(
+        post("/widget-auth")
+            .cookie(&format!("__Host-session={good}"))
+            .cookie(&format!(
+                "__Host-session={}",
+                mint_hs(&claims_with(json!({ "sub": "x" })))
+            )),
+    )
+    .await
+    .assert_error(401, "invalid_session");
+
+    let r = t.call(post("/widget-auth").cookie("other=1")).await;
+    r.assert_error(401, "missing_session");
+    assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+}
+
+#[tokio::test]
+async fn cookies_are_not_read_unless_configured() {
+    let rai = rai_signin().await;
+    let t = app(&local_vars(&rai)).await;
+    let r = t
+        .call(post("/widget-auth").cookie(&format!("session={}", mint_hs(&claims()))))
+        .await;
+    r.assert_error(401, "missing_session");
+}
+
+#[tokio::test]
+async fn a_custom_header_carries_the_bare_token() {
+    let rai = rai_signin().await;
+    let t = app(&with(
+        &local_vars(&rai),
+        &[("SESSION_HEADER", "X-Session-JWT")],
+    ))
+    .await;
+    let token = mint_hs(&claims());
+    let r = t
+        .call(post("/widget-auth").header("x-session-jwt", &token))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The default header is no longer read.
+    t.call(post("/widget-auth").bearer(&token))
+        .await
+        .assert_error(401, "missing_session");
+}
+
+#[tokio::test]
+async fn the_email_claim_and_identifiers_are_configurable() {
+    let rai = rai().await;
+    Mock::given(method("POST"))
+        .and(path(SIGNIN_PATH))
+        .and(wiremock::matchers::header("email", "work@corp.example"))
+        .respond_with(signin_ok())
+        .expect(1)
+        .mount(&rai)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(EMBED_PATH))
+        .and(wiremock::matchers::body_partial_json(json!({
+            "userIdentifiers": { "data-customer-id": "12345" }
+        })))
+        .respond_with(embed_ok())
+        .expect(1)
+        .mount(&rai)
+        .await;
+    let t = app(&with(
+        &local_vars(&rai),
+        &[
+            ("SESSION_EMAIL_CLAIM", "https://corp.example/email"),
+            ("USER_IDENTIFIERS", "data-customer-id=customer_id"),
+        ],
+    ))
+    .await;
+    let c = claims_with(
+        json!({ "https://corp.example/email": "work@corp.example", "customer_id": 12345 }),
+    );
+    assert_eq!(
+        t.call(post("/widget-auth").bearer(&mint_hs(&c)))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        t.call(post("/embed-token").bearer(&mint_hs(&c)))
+            .await
+            .status,
+        200
+    );
+
+    let missing = claims_with(json!({ "customer_id": null }));
+    t.call(post("/embed-token").bearer(&mint_hs(&missing)))
+        .await
+        .assert_error(401, "invalid_session");
+}
+
+#[tokio::test]
+async fn unknown_kids_cannot_make_the_function_hammer_the_identity_provider() {
+    let rai = rai_signin().await;
+    let idp = Idp::standard().await;
+    let t = jwks_app(&idp, &rai, &[]).await;
+    assert_eq!(idp.jwks_fetches().await, 1);
+
+    // Fifty tokens with random kids, half of them at once.
+    let tokens: Vec<String> = (0..50)
+        .map(|i| {
+            mint(
+                Algorithm::RS256,
+                &rsa_other(),
+                Some(&format!("random-{i}")),
+                &claims(),
+            )
+        })
+        .collect();
+    let concurrent = tokens[..25]
+        .iter()
+        .map(|token| t.call(post("/widget-auth").bearer(token)));
+    for r in futures::future::join_all(concurrent).await {
+        r.assert_error(401, "invalid_session");
+    }
+    for token in &tokens[25..] {
+        t.call(post("/widget-auth").bearer(token))
+            .await
+            .assert_error(401, "invalid_session");
+    }
+    // The init fetch was moments ago, so the cooldown allows no refetch at all yet.
+    assert_eq!(idp.jwks_fetches().await, 1);
+    // A good token is still served from the cache.
+    assert_eq!(
+        t.call(post("/widget-auth").bearer(&mint_rs(&claims())))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn keys_missing_at_init_are_fetched_later() {
+    let rai = rai_signin().await;
+    let idp = MockServer::start().await;
+    // The provider is down at init.
+    Mock::given(method("GET"))
+        .and(path("/jwks.json"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&idp)
+        .await;
+    let vars = with(
+        &local_vars(&rai),
+        &[
+            ("SESSION_SECRET", ""),
+            ("SESSION_JWKS_URL", &format!("{}/jwks.json", idp.uri())),
+        ],
+    );
+    let t = app(&vars).await;
+    assert!(t.logs.contents().contains("jwks_fetch_failed"));
+    Mock::given(method("GET"))
+        .and(path("/jwks.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "keys": [jwk("rsa-1", Algorithm::RS256, &rsa())]
+        })))
+        .mount(&idp)
+        .await;
+
+    // Right after the failure, the retry interval holds: no keys, no fetch.
+    let r = t
+        .call(post("/widget-auth").bearer(&mint_rs(&claims())))
+        .await;
+    r.assert_error(502, "upstream_error");
+    assert_eq!(idp.received_requests().await.unwrap().len(), 1);
+
+    tokio::time::sleep(std::time::Duration::from_millis(5100)).await;
+    let r = t
+        .call(post("/widget-auth").bearer(&mint_rs(&claims())))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(idp.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_key_set_with_unusable_keys_keeps_the_usable_ones() {
+    let rai = rai_signin().await;
+    let idp = Idp::start(vec![
+        json!({ "kty": "oct", "kid": "shared", "k": "c2VjcmV0" }),
+        json!({ "kty": "RSA", "kid": "enc", "use": "enc", "n": "AQAB", "e": "AQAB" }),
+        json!({ "kty": "EC", "kid": "weird", "crv": "P-521", "x": "AA", "y": "AA" }),
+        json!({ "kty": "XYZ", "kid": "unknown-type" }),
+        json!("not even an object"),
+        jwk("rsa-1", Algorithm::RS256, &rsa()),
+    ])
+    .await;
+    let t = jwks_app(&idp, &rai, &[]).await;
+    assert_eq!(
+        t.call(post("/widget-auth").bearer(&mint_rs(&claims())))
+            .await
+            .status,
+        200
+    );
+    // A symmetric key published in the JWKS would let anyone who reads it mint sessions.
+    let forged = mint(
+        Algorithm::HS256,
+        &EncodingKey::from_secret(b"secret"),
+        Some("shared"),
+        &claims(),
+    );
+    t.call(post("/widget-auth").bearer(&forged))
+        .await
+        .assert_error(401, "invalid_session");
+}
+
+#[tokio::test]
+async fn without_a_kid_exactly_one_key_must_fit() {
+    let rai = rai_signin().await;
+    let idp = Idp::standard().await;
+    let t = jwks_app(&idp, &rai, &[]).await;
+    // One RSA key in the set: a kid-less RS256 token can only mean that one.
+    let token = mint(Algorithm::RS256, &rsa(), None, &claims());
+    assert_eq!(
+        t.call(post("/widget-auth").bearer(&token)).await.status,
+        200
+    );
+
+    let two_rsa = Idp::start(vec![
+        jwk("rsa-1", Algorithm::RS256, &rsa()),
+        jwk("rsa-2", Algorithm::RS256, &rsa_other()),
+    ])
+    .await;
+    let t = jwks_app(&two_rsa, &rai, &[]).await;
+    t.call(post("/widget-auth").bearer(&token))
+        .await
+        .assert_error(401, "invalid_session");
+}
+
+#[tokio::test]
+async fn no_session_key_source_stops_the_start() {
+    let rai = rai().await;
+    let err = try_app(&with(&local_vars(&rai), &[("SESSION_SECRET", "")]))
+        .await
+        .err()
+        .expect("no key source is a start-up error");
+    assert!(err.to_string().starts_with("SESSION_JWKS_URL:"), "{err}");
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
