@@ -651,4 +651,87 @@ mod tests {
         assert_eq!(bearer("Bearer "), None);
         assert_eq!(bearer("Bearer"), None);
     }
+
+    /// A key set whose last fetch was `ago` in the past, serving `keys` from a real server.
+    async fn key_set_fetched(keys: Value, ago: Duration) -> (KeySet, wiremock::MockServer) {
+        use wiremock::{Mock, ResponseTemplate, matchers};
+        let server = wiremock::MockServer::start().await;
+        Mock::given(matchers::path("/jwks.json"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(keys))
+            .mount(&server)
+            .await;
+        let url = Url::parse(&format!("{}/jwks.json", server.uri())).unwrap();
+        let set = KeySet::new(
+            KeySource::Url(url),
+            reqwest::Client::new(),
+            Duration::from_secs(5),
+            Logger::to(crate::log::MemorySink::default()),
+        );
+        set.load().await;
+        let earlier = Instant::now().checked_sub(ago);
+        let mut state = set.lock_state();
+        state.last_attempt = earlier;
+        state.fetched = earlier;
+        drop(state);
+        (set, server)
+    }
+
+    fn rsa_jwk(kid: &str) -> Value {
+        // A syntactically valid RSA public key (the test never verifies with it).
+        serde_json::json!({ "kty": "RSA", "kid": kid, "alg": "RS256", "n": "sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAh3gh9-Fvpgj3PfajgKdSsFJnJh9JS8pXY9TvG8PVnQpCtyZC7SrTAEzkWCT_Bn4lVwZVIJqhCxfURFiNz8l8JBhlz6Sk3o6ND6kUDZNaZdTX3a3J0WdA6MrtpGzCsT1K8jXFZmRGrU-RKRFG8pPjQrhW3RYqRd4mkZyLJfR7N9zTXlhf_NnFMvCNnLLx39KRHJhhFRSHmctvjbXS5L7AB0VtkXeRfWQ", "e": "AQAB" })
+    }
+
+    #[tokio::test]
+    async fn after_the_cooldown_one_shared_refetch_finds_a_new_key() {
+        let (set, server) = key_set_fetched(
+            serde_json::json!({ "keys": [rsa_jwk("old")] }),
+            REFETCH_COOLDOWN + Duration::from_secs(1),
+        )
+        .await;
+        // The provider rotates in a new key.
+        server.reset().await;
+        wiremock::Mock::given(wiremock::matchers::path("/jwks.json"))
+            .respond_with(
+                wiremock::ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({ "keys": [rsa_jwk("old"), rsa_jwk("new")] })),
+            )
+            .mount(&server)
+            .await;
+
+        let lookups = (0..10).map(|_| set.key_for(Some("new"), Algorithm::RS256));
+        for found in futures::future::join_all(lookups).await {
+            assert!(found.is_ok(), "the rotated-in key is found");
+        }
+        let fetches = server.received_requests().await.unwrap().len();
+        assert_eq!(fetches, 1, "ten concurrent lookups share one refetch");
+
+        // Within the cooldown, another unknown kid does not fetch again.
+        let unknown = set.key_for(Some("never"), Algorithm::RS256).await;
+        assert_eq!(
+            unknown.err().map(|e| e.code),
+            Some(ErrorCode::InvalidSession)
+        );
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn keys_older_than_the_max_age_are_refreshed_and_withdrawn_keys_stop_working() {
+        let (set, server) = key_set_fetched(
+            serde_json::json!({ "keys": [rsa_jwk("withdrawn")] }),
+            KEYS_MAX_AGE + Duration::from_secs(1),
+        )
+        .await;
+        server.reset().await;
+        wiremock::Mock::given(wiremock::matchers::path("/jwks.json"))
+            .respond_with(
+                wiremock::ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({ "keys": [rsa_jwk("current")] })),
+            )
+            .mount(&server)
+            .await;
+        let found = set.key_for(Some("withdrawn"), Algorithm::RS256).await;
+        assert_eq!(found.err().map(|e| e.code), Some(ErrorCode::InvalidSession));
+        assert!(set.key_for(Some("current"), Algorithm::RS256).await.is_ok());
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    }
 }
