@@ -362,10 +362,14 @@ fn not_configured(detail: &str) -> ApiError {
     .with_detail(detail)
 }
 
+/// Below this, a deadline is not milliseconds since the epoch (year 2001): local runners send 0
+/// or a fixed budget (`cargo lambda watch` sends 600000).
+const PLAUSIBLE_EPOCH_MS: u64 = 1_000_000_000_000;
+
 /// The invocation deadline (milliseconds since the epoch) as an `Instant`, less the margin.
-/// `None` when there is none (0, as in tests and some local runners).
+/// `None` when the runtime gave no real deadline.
 fn deadline(epoch_ms: u64) -> Option<Instant> {
-    if epoch_ms == 0 {
+    if epoch_ms < PLAUSIBLE_EPOCH_MS {
         return None;
     }
     let now_ms = SystemTime::now()
@@ -402,6 +406,10 @@ mod tests {
     #[test]
     fn deadline_keeps_a_margin() {
         assert!(deadline(0).is_none());
+        assert!(
+            deadline(600_000).is_none(),
+            "cargo lambda watch's fixed value"
+        );
         let in_a_second = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
@@ -414,7 +422,7 @@ mod tests {
             left <= Duration::from_millis(750) && left >= Duration::from_millis(500),
             "{left:?}"
         );
-        let past = deadline(1).unwrap();
+        let past = deadline(in_a_second - 5000).unwrap();
         assert!(past <= Instant::now());
     }
 }

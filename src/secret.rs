@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 
 use crate::log::Logger;
 
@@ -211,18 +212,32 @@ async fn fetch(client: &Client, secret_id: &str) -> Result<Credentials, SecretUn
         .secret_id(secret_id)
         .send()
         .await
-        .map_err(|e| {
-            // The SDK error names the service's error code (AccessDenied, ResourceNotFound, ...)
-            // and never the value.
-            let detail = aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string();
-            SecretUnavailable(format!("GetSecretValue failed: {detail}"))
-        })?;
+        .map_err(|e| SecretUnavailable(format!("GetSecretValue failed: {}", describe(&e))))?;
     let text = output.secret_string().ok_or_else(|| {
         SecretUnavailable(
             "the secret has no SecretString (binary secrets are not supported)".into(),
         )
     })?;
     Credentials::parse(text).map_err(|why| SecretUnavailable(why.into()))
+}
+
+/// A short account of an SDK failure: the service's error code and message, or the kind of
+/// transport failure. The full error would dump raw response headers and body into the log.
+fn describe<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> String {
+    match e {
+        SdkError::ServiceError(service) => {
+            let err = service.err();
+            format!(
+                "{} ({})",
+                err.code().unwrap_or("unknown error"),
+                err.message().unwrap_or("no message")
+            )
+        }
+        SdkError::TimeoutError(_) => "timed out".into(),
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => "timed out connecting".into(),
+        SdkError::DispatchFailure(_) => "could not reach Secrets Manager".into(),
+        _ => "unreadable response".into(),
+    }
 }
 
 #[cfg(test)]
