@@ -5,4 +5,5 @@ mod routes;
 mod secrets;
 mod session;
 mod support;
+mod template;
 mod upstream;
