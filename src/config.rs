@@ -104,6 +104,15 @@ pub struct SessionConfig {
     pub identifiers: Vec<(String, String)>,
 }
 
+impl SessionConfig {
+    /// The issuer, when it can serve OIDC discovery: an https URL (http on loopback).
+    pub fn discovery_issuer(&self) -> Option<Url> {
+        let url = Url::parse(self.issuer.as_deref()?).ok()?;
+        check_url_transport(&url).ok()?;
+        Some(url)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct UpstreamConfig {
     pub community_id: Option<String>,
@@ -130,14 +139,20 @@ impl Config {
         let secret = match get("RAI_SECRET_ID") {
             Some(secret_id) => SecretConfig::SecretsManager {
                 secret_id,
-                ttl: Duration::from_secs(number(&get, "RAI_SECRET_TTL_SECONDS", 300)?),
+                ttl: Duration::from_secs(bounded(&get, "RAI_SECRET_TTL_SECONDS", 300, 1..=86_400)?),
             },
-            None => SecretConfig::Environment(Credentials {
-                api_key: get("RAI_API_KEY"),
-                access_id: get("RAI_ACCESS_ID"),
-                access_key: get("RAI_ACCESS_KEY"),
-                session_secret: get("SESSION_SECRET"),
-            }),
+            None => {
+                let credentials = Credentials {
+                    api_key: get("RAI_API_KEY"),
+                    access_id: get("RAI_ACCESS_ID"),
+                    access_key: get("RAI_ACCESS_KEY"),
+                    session_secret: get("SESSION_SECRET"),
+                };
+                credentials
+                    .check()
+                    .map_err(|problem| ConfigError::new("SESSION_SECRET", problem))?;
+                SecretConfig::Environment(credentials)
+            }
         };
 
         let session = SessionConfig {
@@ -146,11 +161,12 @@ impl Config {
             jwks_url: get("SESSION_JWKS_URL")
                 .map(|v| url("SESSION_JWKS_URL", &v))
                 .transpose()?,
-            issuer: get("SESSION_ISSUER").map(|v| issuer(&v)).transpose()?,
+            // Compared with `iss` as written; a URL only when discovery needs one.
+            issuer: get("SESSION_ISSUER"),
             audience: get("SESSION_AUDIENCE")
                 .map(|v| comma_list(&v))
                 .unwrap_or_default(),
-            leeway_seconds: number(&get, "SESSION_LEEWAY_SECONDS", 60)?,
+            leeway_seconds: bounded(&get, "SESSION_LEEWAY_SECONDS", 60, 0..=3600)?,
             email_claim: get("SESSION_EMAIL_CLAIM").unwrap_or_else(|| "email".to_owned()),
             identifiers: identifiers(
                 get("USER_IDENTIFIERS")
@@ -159,13 +175,7 @@ impl Config {
             )?,
         };
 
-        let timeout_ms = number(&get, "RAI_UPSTREAM_TIMEOUT_MS", 5000)?;
-        if timeout_ms == 0 {
-            return Err(ConfigError::new(
-                "RAI_UPSTREAM_TIMEOUT_MS",
-                "must be at least 1",
-            ));
-        }
+        let timeout_ms = bounded(&get, "RAI_UPSTREAM_TIMEOUT_MS", 5000, 1..=900_000)?;
         let upstream = UpstreamConfig {
             community_id: get("RAI_COMMUNITY_ID").map(community_id).transpose()?,
             widget_api_url: url(
@@ -189,7 +199,7 @@ impl Config {
         // is checked once it has been read.
         if let SecretConfig::Environment(credentials) = &secret
             && session.jwks_url.is_none()
-            && session.issuer.is_none()
+            && session.discovery_issuer().is_none()
             && credentials.session_secret.is_none()
         {
             return Err(no_session_keys());
@@ -208,20 +218,34 @@ impl Config {
 pub fn no_session_keys() -> ConfigError {
     ConfigError::new(
         "SESSION_JWKS_URL",
-        "no session keys: set SESSION_JWKS_URL, SESSION_ISSUER (OIDC discovery) or a sessionSecret in the secret",
+        "no session keys: set SESSION_JWKS_URL, SESSION_ISSUER as an https URL (OIDC discovery) or a sessionSecret in the secret",
     )
 }
 
-fn number(
+/// A whole number within `range`, or `default` when unset.
+fn bounded(
     get: &impl Fn(&'static str) -> Option<String>,
     name: &'static str,
     default: u64,
+    range: std::ops::RangeInclusive<u64>,
 ) -> Result<u64, ConfigError> {
-    match get(name) {
-        None => Ok(default),
-        Some(v) => v
-            .parse()
-            .map_err(|_| ConfigError::new(name, "must be a whole number (no unit, no sign)")),
+    let Some(value) = get(name) else {
+        return Ok(default);
+    };
+    let problem = || {
+        format!(
+            "must be a whole number from {} to {} (no unit, no sign)",
+            range.start(),
+            range.end()
+        )
+    };
+    let number: u64 = value
+        .parse()
+        .map_err(|_| ConfigError::new(name, problem()))?;
+    if range.contains(&number) {
+        Ok(number)
+    } else {
+        Err(ConfigError::new(name, problem()))
     }
 }
 
@@ -263,12 +287,6 @@ fn is_loopback(url: &Url) -> bool {
             .is_ok_and(|ip| ip.is_loopback()),
         None => false,
     }
-}
-
-fn issuer(value: &str) -> Result<String, ConfigError> {
-    url("SESSION_ISSUER", value)?;
-    // Kept exactly as written: the `iss` claim is compared as a string.
-    Ok(value.to_owned())
 }
 
 fn session_header(value: Option<String>) -> Result<HeaderName, ConfigError> {
@@ -378,7 +396,7 @@ mod tests {
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
-    const BASE: (&str, &str) = ("SESSION_SECRET", "local-session-secret");
+    const BASE: (&str, &str) = ("SESSION_SECRET", "local-session-secret-of-32-bytes-or-more");
 
     #[test]
     fn defaults_follow_the_contract() {
@@ -501,6 +519,15 @@ mod tests {
             assert_eq!(err.variable, *variable, "{vars:?}: {err}");
             assert!(err.to_string().starts_with(variable));
         }
+    }
+
+    #[test]
+    fn an_issuer_that_is_no_url_is_only_compared() {
+        let c = parse(&[BASE, ("SESSION_ISSUER", "acme-auth")]).unwrap();
+        assert_eq!(c.session.issuer.as_deref(), Some("acme-auth"));
+        assert!(c.session.discovery_issuer().is_none());
+        let c = parse(&[("SESSION_ISSUER", "https://id.example.com")]).unwrap();
+        assert!(c.session.discovery_issuer().is_some());
     }
 
     #[test]

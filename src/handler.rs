@@ -177,9 +177,21 @@ impl App {
             .map_or(Origin::NotChecked, |cors| cors.check(request.headers()));
         let mut upstream_time = None;
 
-        let outcome = self
-            .respond(route, &request, &origin, deadline, &mut upstream_time)
-            .await;
+        let responding = self.respond(route, &request, &origin, deadline, &mut upstream_time);
+        // Secret reads and key fetches have their own limits; this bounds their sum, so the
+        // caller always gets the function's own answer and a log line, never a cut-off.
+        let outcome = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), responding)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ApiError::new(
+                        ErrorCode::UpstreamTimeout,
+                        "the request did not finish in time",
+                    )
+                    .with_detail("the invocation deadline came first"))
+                }),
+            None => responding.await,
+        };
         let (mut response, error) = match outcome {
             Ok(response) => (response, None),
             Err(error) => {
@@ -307,9 +319,16 @@ impl App {
         if let Err(UpstreamError::Refused(_)) = &result
             && let Some(fresh) = self.secrets.reload(&credentials).await
             && !exchange.same_credentials(&fresh, &credentials)
-            && let Some(retried) = self.send(exchange, &fresh, deadline).await
         {
-            result = retried;
+            result = match self.send(exchange, &fresh, deadline).await {
+                Some(retried) => retried,
+                None => {
+                    *upstream_time = Some(started.elapsed());
+                    return Err(not_configured(
+                        "the secret, read again, lacks the route's credentials",
+                    ));
+                }
+            };
         }
         *upstream_time = Some(started.elapsed());
         result.map_err(ApiError::from)

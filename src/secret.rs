@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
+use lambda_http::http::HeaderValue;
 
 use crate::log::Logger;
 
@@ -41,10 +42,12 @@ impl Credentials {
     pub fn parse(secret: &str) -> Result<Self, &'static str> {
         let trimmed = secret.trim();
         if !trimmed.starts_with('{') {
-            return Ok(Self {
+            let credentials = Self {
                 api_key: Some(trimmed.to_owned()).filter(|k| !k.is_empty()),
                 ..Self::default()
-            });
+            };
+            credentials.check()?;
+            return Ok(credentials);
         }
         let value: serde_json::Map<String, serde_json::Value> = serde_json::from_str(trimmed)
             .map_err(|_| "the secret starts with '{' but is not a JSON object")?;
@@ -56,14 +59,43 @@ impl Credentials {
                 Some(_) => Err("a field of the secret is not a string"),
             }
         };
-        Ok(Self {
+        let credentials = Self {
             api_key: field("apiKey")?,
             access_id: field("accessId")?,
             access_key: field("accessKey")?,
             session_secret: field("sessionSecret")?,
-        })
+        };
+        credentials.check()?;
+        Ok(credentials)
+    }
+
+    /// Values that could never work: refused when read, not when first used.
+    pub fn check(&self) -> Result<(), &'static str> {
+        if self
+            .session_secret
+            .as_ref()
+            .is_some_and(|s| s.len() < MIN_SESSION_SECRET_BYTES)
+        {
+            return Err("the session secret is shorter than 32 bytes");
+        }
+        // The API key travels in a header; anything a header cannot carry is a broken secret.
+        if self
+            .api_key
+            .as_ref()
+            .is_some_and(|k| !k.is_ascii() || HeaderValue::from_str(k).is_err())
+        {
+            return Err("the API key has characters an HTTP header cannot carry");
+        }
+        Ok(())
     }
 }
+
+/// A refusal reads the secret again at most this often: a key revoked and never replaced costs
+/// one Secrets Manager call per interval, and concurrent refusals share one read.
+const RELOAD_COOLDOWN: Duration = Duration::from_secs(2);
+
+/// HS256 keys shorter than the hash are brute-forceable from any token (RFC 7518 3.2).
+pub const MIN_SESSION_SECRET_BYTES: usize = 32;
 
 /// Why no credentials could be had. The text is for the log and holds no secret material.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +110,8 @@ struct State {
     current: Option<Arc<Credentials>>,
     /// `None`: never read again (fixed credentials).
     next_read: Option<Instant>,
+    /// When a refusal last forced a read.
+    last_reload: Option<Instant>,
 }
 
 pub struct SecretStore {
@@ -97,6 +131,7 @@ impl SecretStore {
             state: Mutex::new(State {
                 current: None,
                 next_read: Some(Instant::now()),
+                last_reload: None,
             }),
             reading: tokio::sync::Mutex::new(()),
             log,
@@ -111,6 +146,7 @@ impl SecretStore {
             state: Mutex::new(State {
                 current: Some(Arc::new(credentials)),
                 next_read: None,
+                last_reload: None,
             }),
             reading: tokio::sync::Mutex::new(()),
             log,
@@ -138,12 +174,18 @@ impl SecretStore {
             return None;
         }
         let _reading = self.reading.lock().await;
-        let current = self.lock_state().current.clone();
-        if let Some(current) = current
-            && !Arc::ptr_eq(&current, seen)
         {
-            // Someone else reloaded while this request waited for the lock.
-            return Some(current);
+            let mut state = self.lock_state();
+            let recent = state
+                .last_reload
+                .is_some_and(|at| at.elapsed() < RELOAD_COOLDOWN);
+            if let Some(current) = &state.current
+                && (recent || !Arc::ptr_eq(current, seen))
+            {
+                // Read moments ago, or by another request while this one waited.
+                return Some(current.clone());
+            }
+            state.last_reload = Some(Instant::now());
         }
         self.read().await.ok()
     }
@@ -265,7 +307,13 @@ mod tests {
 
     #[test]
     fn malformed_secrets_are_refused_without_quoting_them() {
-        for bad in [r#"{"apiKey": "sk-live-123""#, r#"{"apiKey": 42}"#] {
+        for bad in [
+            r#"{"apiKey": "sk-live-123""#,
+            r#"{"apiKey": 42}"#,
+            r#"{"apiKey": "sk-live-123\u00e9"}"#,
+            "sk-live-123\nx",
+            r#"{"sessionSecret": "sk-live-123-short"}"#,
+        ] {
             let err = Credentials::parse(bad).unwrap_err();
             assert!(!err.contains("sk-live") && !err.contains("42"), "{err}");
         }

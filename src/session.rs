@@ -111,11 +111,11 @@ impl Sessions {
         timeout: Duration,
         log: Logger,
     ) -> Self {
-        let keys = match (&config.jwks_url, &config.issuer) {
-            (Some(url), _) => {
+        let keys = match (&config.jwks_url, config.discovery_issuer(), &config.issuer) {
+            (Some(url), _, _) => {
                 Keys::KeySet(KeySet::new(KeySource::Url(url.clone()), http, timeout, log))
             }
-            (None, Some(issuer)) => Keys::SecretOrDiscovery(Some(KeySet::new(
+            (None, Some(_), Some(issuer)) => Keys::SecretOrDiscovery(Some(KeySet::new(
                 KeySource::Discovery {
                     issuer: issuer.clone(),
                 },
@@ -123,7 +123,7 @@ impl Sessions {
                 timeout,
                 log,
             ))),
-            (None, None) => Keys::SecretOrDiscovery(None),
+            _ => Keys::SecretOrDiscovery(None),
         };
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = config.leeway_seconds;
@@ -242,16 +242,19 @@ impl Sessions {
                     invalid("more than one session header").with_detail("duplicate session header")
                 );
             }
-            let text = value.to_str().map_err(|_| {
-                invalid("the session token is malformed").with_detail("session header is not ASCII")
-            })?;
             if self.header != header::AUTHORIZATION {
-                return Ok(text.trim());
-            }
-            // Another scheme (Basic, ...) is not a session: fall through to the cookie.
-            if let Some(token) = bearer(text) {
+                let text = value.to_str().map_err(|_| {
+                    invalid("the session token is malformed")
+                        .with_detail("session header is not ASCII")
+                })?;
+                // An empty header (a client sending `token ?? ""`) is no session.
+                if !text.trim().is_empty() {
+                    return Ok(text.trim());
+                }
+            } else if let Some(token) = value.to_str().ok().and_then(bearer) {
                 return Ok(token);
             }
+            // Another scheme (Basic, ...) or nothing usable: the cookie may still hold a session.
         }
         match &self.cookie {
             Some(name) => cookie(headers, name),
@@ -526,23 +529,24 @@ fn describe(e: UpstreamError) -> String {
     e.to_string()
 }
 
-/// The key for `kid` that may verify `alg`. A token without a `kid` is accepted only when exactly
-/// one key could verify it.
+/// The key for `kid` that may verify `alg`; `None` when the set has no such key (a refetch may
+/// help). A token without a `kid` is accepted only when exactly one key could verify it.
 fn find(keys: &[Key], kid: Option<&str>, alg: Algorithm) -> Option<Result<DecodingKey, ApiError>> {
-    let mut candidates = keys.iter().filter(|k| match kid {
-        Some(kid) => k.kid.as_deref() == Some(kid),
-        None => k.algorithms.contains(&alg),
-    });
-    let key = candidates.next()?;
-    if kid.is_none() && candidates.next().is_some() {
-        return Some(Err(invalid("the session token's key is unknown")
-            .with_detail("no kid and several keys could verify it")));
+    let named = || {
+        keys.iter()
+            .filter(move |k| kid.is_none_or(|kid| k.kid.as_deref() == Some(kid)))
+    };
+    let mut fitting = named().filter(|k| k.algorithms.contains(&alg));
+    match (fitting.next(), fitting.next()) {
+        (Some(_), Some(_)) if kid.is_none() => {
+            Some(Err(invalid("the session token's key is unknown")
+                .with_detail("no kid and several keys could verify it")))
+        }
+        (Some(key), _) => Some(Ok(key.key.clone())),
+        // The kid is known but not for this algorithm: refused without a refetch.
+        (None, _) if kid.is_some() && named().next().is_some() => Some(Err(wrong_alg(alg))),
+        (None, _) => None,
     }
-    Some(if key.algorithms.contains(&alg) {
-        Ok(key.key.clone())
-    } else {
-        Err(wrong_alg(alg))
-    })
 }
 
 /// Turns a JWK into a key with the algorithms it may verify: the JWK's own `alg` when it names

@@ -67,12 +67,18 @@ pub fn claims() -> Value {
 
 /// `claims()` with some fields replaced (a `null` removes the field).
 pub fn claims_with(changes: Value) -> Value {
-    let mut c = claims();
+    changed(&claims(), changes)
+}
+
+/// `base` with some fields replaced (a `null` removes the field).
+pub fn changed(base: &Value, changes: Value) -> Value {
+    let mut c = base.clone();
     for (k, v) in changes.as_object().expect("an object of changes") {
-        if v.is_null() {
-            c.as_object_mut().unwrap().remove(k);
-        } else {
-            c[k] = v.clone();
+        match c.as_object_mut() {
+            Some(fields) if v.is_null() => {
+                fields.remove(k);
+            }
+            _ => c[k] = v.clone(),
         }
     }
     c
@@ -165,6 +171,17 @@ pub const EMBED_PATH: &str = "/v2/api/widget-access-keys/token";
 /// Returning.AI: one server for both APIs, so one URL serves as both base URLs.
 pub async fn rai() -> MockServer {
     MockServer::start().await
+}
+
+/// A Returning.AI that fails the test if anything calls it.
+pub async fn rai_never_called() -> MockServer {
+    let rai = rai().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&rai)
+        .await;
+    rai
 }
 
 pub fn signin_ok() -> ResponseTemplate {

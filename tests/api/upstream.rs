@@ -148,12 +148,7 @@ async fn the_invocation_deadline_caps_the_timeout() {
 
 #[tokio::test]
 async fn no_call_is_made_when_the_deadline_has_passed() {
-    let rai = rai().await;
-    Mock::given(wiremock::matchers::any())
-        .respond_with(signin_ok())
-        .expect(0)
-        .mount(&rai)
-        .await;
+    let rai = rai_never_called().await;
     let t = app(&local_vars(&rai)).await;
     t.call(
         post("/widget-auth")
@@ -166,12 +161,7 @@ async fn no_call_is_made_when_the_deadline_has_passed() {
 
 #[tokio::test]
 async fn redirects_are_not_followed_with_the_api_key() {
-    let elsewhere = rai().await;
-    Mock::given(wiremock::matchers::any())
-        .respond_with(signin_ok())
-        .expect(0)
-        .mount(&elsewhere)
-        .await;
+    let elsewhere = rai_never_called().await;
     let r = widget_auth_against(
         ResponseTemplate::new(307).insert_header("location", format!("{}/steal", elsewhere.uri())),
     )
