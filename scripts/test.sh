@@ -36,4 +36,4 @@ export AWS_CONFIG_FILE=/dev/null
 export AWS_SHARED_CREDENTIALS_FILE=/dev/null
 export AWS_EC2_METADATA_DISABLED=true
 
-cargo test --all-targets "$@"
+cargo test "$@"
