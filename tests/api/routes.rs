@@ -40,13 +40,12 @@ async fn widget_auth_signs_in_the_session_user_and_ignores_client_identities() {
 
 #[tokio::test]
 async fn widget_auth_passes_on_only_the_token_when_that_is_all_there_is() {
-    let rai = rai().await;
-    Mock::given(method("POST"))
-        .and(path(SIGNIN_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "token": "only-token" })))
-        .expect(1)
-        .mount(&rai)
-        .await;
+    let rai = rai_expecting(
+        SIGNIN_PATH,
+        ResponseTemplate::new(200).set_body_json(json!({ "token": "only-token" })),
+        1,
+    )
+    .await;
     let t = app(&local_vars(&rai)).await;
     let r = t
         .call(get("/widget-auth").bearer(&mint_hs(&claims())))
@@ -93,13 +92,7 @@ async fn embed_token_sends_the_session_identifiers() {
 
 #[tokio::test]
 async fn routes_match_behind_any_prefix() {
-    let rai = rai().await;
-    Mock::given(method("POST"))
-        .and(path(EMBED_PATH))
-        .respond_with(embed_ok())
-        .expect(3)
-        .mount(&rai)
-        .await;
+    let rai = rai_expecting(EMBED_PATH, embed_ok(), 3).await;
     let t = app(&local_vars(&rai)).await;
     for p in [
         "/embed-token",
@@ -155,13 +148,7 @@ async fn a_route_without_credentials_is_not_configured() {
 
 #[tokio::test]
 async fn cors_for_an_allowed_origin() {
-    let rai = rai().await;
-    Mock::given(method("POST"))
-        .and(path(SIGNIN_PATH))
-        .respond_with(signin_ok())
-        .expect(1)
-        .mount(&rai)
-        .await;
+    let rai = rai_expecting(SIGNIN_PATH, signin_ok(), 1).await;
     let t = app(&with(
         &local_vars(&rai),
         &[
@@ -261,12 +248,7 @@ async fn a_foreign_origin_is_refused_before_any_upstream_call() {
 
 #[tokio::test]
 async fn without_an_allowlist_no_cors_headers_are_sent() {
-    let rai = rai().await;
-    Mock::given(method("POST"))
-        .and(path(SIGNIN_PATH))
-        .respond_with(signin_ok())
-        .mount(&rai)
-        .await;
+    let rai = rai_answering(SIGNIN_PATH, signin_ok()).await;
     let t = app(&local_vars(&rai)).await;
     let r = t
         .call(
@@ -353,12 +335,7 @@ async fn one_log_line_per_request_with_no_secrets() {
 
 #[tokio::test]
 async fn hostile_input_gets_a_clear_answer_never_a_panic() {
-    let rai = rai().await;
-    Mock::given(method("POST"))
-        .and(path(SIGNIN_PATH))
-        .respond_with(signin_ok())
-        .mount(&rai)
-        .await;
+    let rai = rai_answering(SIGNIN_PATH, signin_ok()).await;
     let t = app(&with(&local_vars(&rai), &[("SESSION_COOKIE", "sid")])).await;
     let token = mint_hs(&claims());
     let huge = "a".repeat(200_000);

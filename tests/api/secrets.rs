@@ -230,13 +230,7 @@ async fn a_rotated_access_key_is_picked_up_on_403() {
 
 #[tokio::test]
 async fn a_rotation_that_drops_the_route_credentials_is_not_configured() {
-    let rai = rai().await;
-    Mock::given(method("POST"))
-        .and(path(SIGNIN_PATH))
-        .respond_with(ResponseTemplate::new(401))
-        .expect(1)
-        .mount(&rai)
-        .await;
+    let rai = rai_expecting(SIGNIN_PATH, ResponseTemplate::new(401), 1).await;
     let name = create_secret(&full_secret()).await;
     let t = app(&secret_vars(&rai, &name)).await;
     put_secret(
@@ -251,13 +245,7 @@ async fn a_rotation_that_drops_the_route_credentials_is_not_configured() {
 
 #[tokio::test]
 async fn an_unchanged_secret_is_not_retried() {
-    let rai = rai().await;
-    Mock::given(method("POST"))
-        .and(path(SIGNIN_PATH))
-        .respond_with(ResponseTemplate::new(401))
-        .expect(1)
-        .mount(&rai)
-        .await;
+    let rai = rai_expecting(SIGNIN_PATH, ResponseTemplate::new(401), 1).await;
     let name = create_secret(&full_secret()).await;
     let t = app(&secret_vars(&rai, &name)).await;
     t.call(post("/widget-auth").bearer(&mint_hs(&claims())))

@@ -173,6 +173,29 @@ pub async fn rai() -> MockServer {
     MockServer::start().await
 }
 
+/// A Returning.AI that gives `response` to every POST to `route_path`.
+pub async fn rai_answering(route_path: &str, response: ResponseTemplate) -> MockServer {
+    let rai = rai().await;
+    Mock::given(method("POST"))
+        .and(path(route_path))
+        .respond_with(response)
+        .mount(&rai)
+        .await;
+    rai
+}
+
+/// The same, and the test fails unless exactly `times` such calls arrive.
+pub async fn rai_expecting(route_path: &str, response: ResponseTemplate, times: u64) -> MockServer {
+    let rai = rai().await;
+    Mock::given(method("POST"))
+        .and(path(route_path))
+        .respond_with(response)
+        .expect(times)
+        .mount(&rai)
+        .await;
+    rai
+}
+
 /// A Returning.AI that fails the test if anything calls it.
 pub async fn rai_never_called() -> MockServer {
     let rai = rai().await;

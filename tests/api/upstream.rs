@@ -3,23 +3,12 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 use crate::support::*;
 
-async fn answering(route_path: &str, response: ResponseTemplate) -> MockServer {
-    let rai = rai().await;
-    Mock::given(method("POST"))
-        .and(path(route_path))
-        .respond_with(response)
-        .mount(&rai)
-        .await;
-    rai
-}
-
 async fn widget_auth_against(response: ResponseTemplate) -> Resp {
-    let rai = answering(SIGNIN_PATH, response).await;
+    let rai = rai_answering(SIGNIN_PATH, response).await;
     let t = app(&local_vars(&rai)).await;
     t.call(post("/widget-auth").bearer(&mint_hs(&claims())))
         .await
@@ -84,7 +73,7 @@ async fn embed_token_needs_data_embed_token() {
         json!({ "data": { "embedToken": null } }),
         json!({ "data": "rai-embed-token" }),
     ] {
-        let rai = answering(
+        let rai = rai_answering(
             EMBED_PATH,
             ResponseTemplate::new(200).set_body_json(body.clone()),
         )
@@ -95,7 +84,7 @@ async fn embed_token_needs_data_embed_token() {
             .assert_error(502, "upstream_error");
     }
     // expiresIn is optional upstream; the token alone is passed on.
-    let rai = answering(
+    let rai = rai_answering(
         EMBED_PATH,
         ResponseTemplate::new(200).set_body_json(json!({ "data": { "embedToken": "t" } })),
     )
@@ -109,7 +98,7 @@ async fn embed_token_needs_data_embed_token() {
 
 #[tokio::test]
 async fn a_slow_upstream_times_out() {
-    let rai = answering(SIGNIN_PATH, signin_ok().set_delay(Duration::from_secs(3))).await;
+    let rai = rai_answering(SIGNIN_PATH, signin_ok().set_delay(Duration::from_secs(3))).await;
     let t = app(&with(
         &local_vars(&rai),
         &[("RAI_UPSTREAM_TIMEOUT_MS", "300")],
@@ -123,7 +112,7 @@ async fn a_slow_upstream_times_out() {
 
 #[tokio::test]
 async fn the_invocation_deadline_caps_the_timeout() {
-    let rai = answering(SIGNIN_PATH, signin_ok().set_delay(Duration::from_secs(4))).await;
+    let rai = rai_answering(SIGNIN_PATH, signin_ok().set_delay(Duration::from_secs(4))).await;
     // The configured timeout is long; the invocation has under a second left.
     let t = app(&with(
         &local_vars(&rai),
