@@ -150,7 +150,7 @@ impl Config {
                 };
                 credentials
                     .check()
-                    .map_err(|problem| ConfigError::new("SESSION_SECRET", problem))?;
+                    .map_err(|bad| ConfigError::new(bad.variable, bad.problem))?;
                 SecretConfig::Environment(credentials)
             }
         };
@@ -490,6 +490,28 @@ mod tests {
                 &[BASE, ("SESSION_LEEWAY_SECONDS", "-1")],
                 "SESSION_LEEWAY_SECONDS",
             ),
+            (
+                &[BASE, ("SESSION_LEEWAY_SECONDS", "3601")],
+                "SESSION_LEEWAY_SECONDS",
+            ),
+            (
+                &[BASE, ("SESSION_LEEWAY_SECONDS", "18446744073709551615")],
+                "SESSION_LEEWAY_SECONDS",
+            ),
+            (
+                &[("RAI_SECRET_ID", "x"), ("RAI_SECRET_TTL_SECONDS", "0")],
+                "RAI_SECRET_TTL_SECONDS",
+            ),
+            (
+                &[
+                    ("RAI_SECRET_ID", "x"),
+                    ("RAI_SECRET_TTL_SECONDS", "18446744073709551615"),
+                ],
+                "RAI_SECRET_TTL_SECONDS",
+            ),
+            (&[("SESSION_SECRET", "too-short")], "SESSION_SECRET"),
+            (&[BASE, ("RAI_API_KEY", "key\u{e9}")], "RAI_API_KEY"),
+            (&[("SESSION_ISSUER", "acme-auth")], "SESSION_JWKS_URL"),
             (
                 &[("RAI_SECRET_ID", "x"), ("RAI_SECRET_TTL_SECONDS", "abc")],
                 "RAI_SECRET_TTL_SECONDS",

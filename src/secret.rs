@@ -41,42 +41,45 @@ impl Credentials {
     /// string, which is the API key. The error never quotes the value.
     pub fn parse(secret: &str) -> Result<Self, &'static str> {
         let trimmed = secret.trim();
-        if !trimmed.starts_with('{') {
-            let credentials = Self {
+        let credentials = if trimmed.starts_with('{') {
+            let value: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(trimmed)
+                    .map_err(|_| "the secret starts with '{' but is not a JSON object")?;
+            let field = |name: &str| -> Result<Option<String>, &'static str> {
+                match value.get(name) {
+                    None | Some(serde_json::Value::Null) => Ok(None),
+                    Some(serde_json::Value::String(s)) if s.trim().is_empty() => Ok(None),
+                    Some(serde_json::Value::String(s)) => Ok(Some(s.trim().to_owned())),
+                    Some(_) => Err("a field of the secret is not a string"),
+                }
+            };
+            Self {
+                api_key: field("apiKey")?,
+                access_id: field("accessId")?,
+                access_key: field("accessKey")?,
+                session_secret: field("sessionSecret")?,
+            }
+        } else {
+            Self {
                 api_key: Some(trimmed.to_owned()).filter(|k| !k.is_empty()),
                 ..Self::default()
-            };
-            credentials.check()?;
-            return Ok(credentials);
-        }
-        let value: serde_json::Map<String, serde_json::Value> = serde_json::from_str(trimmed)
-            .map_err(|_| "the secret starts with '{' but is not a JSON object")?;
-        let field = |name: &str| -> Result<Option<String>, &'static str> {
-            match value.get(name) {
-                None | Some(serde_json::Value::Null) => Ok(None),
-                Some(serde_json::Value::String(s)) if s.trim().is_empty() => Ok(None),
-                Some(serde_json::Value::String(s)) => Ok(Some(s.trim().to_owned())),
-                Some(_) => Err("a field of the secret is not a string"),
             }
         };
-        let credentials = Self {
-            api_key: field("apiKey")?,
-            access_id: field("accessId")?,
-            access_key: field("accessKey")?,
-            session_secret: field("sessionSecret")?,
-        };
-        credentials.check()?;
+        credentials.check().map_err(|bad| bad.problem)?;
         Ok(credentials)
     }
 
     /// Values that could never work: refused when read, not when first used.
-    pub fn check(&self) -> Result<(), &'static str> {
+    pub fn check(&self) -> Result<(), BadCredential> {
         if self
             .session_secret
             .as_ref()
             .is_some_and(|s| s.len() < MIN_SESSION_SECRET_BYTES)
         {
-            return Err("the session secret is shorter than 32 bytes");
+            return Err(BadCredential {
+                variable: "SESSION_SECRET",
+                problem: "the session secret is shorter than 32 bytes",
+            });
         }
         // The API key travels in a header; anything a header cannot carry is a broken secret.
         if self
@@ -84,10 +87,21 @@ impl Credentials {
             .as_ref()
             .is_some_and(|k| !k.is_ascii() || HeaderValue::from_str(k).is_err())
         {
-            return Err("the API key has characters an HTTP header cannot carry");
+            return Err(BadCredential {
+                variable: "RAI_API_KEY",
+                problem: "the API key has characters an HTTP header cannot carry",
+            });
         }
         Ok(())
     }
+}
+
+/// A credential that cannot work: the local variable that holds it (the secret's field of the
+/// same meaning otherwise) and what is wrong, never the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadCredential {
+    pub variable: &'static str,
+    pub problem: &'static str,
 }
 
 /// A refusal reads the secret again at most this often: a key revoked and never replaced costs

@@ -13,7 +13,7 @@ use crate::config::{SessionConfig, check_url_transport};
 use crate::error::{ApiError, ErrorCode};
 use crate::log::Logger;
 use crate::secret::SecretStore;
-use crate::upstream::{UpstreamError, read_capped};
+use crate::upstream::read_capped;
 
 /// Real session tokens are well under this; a larger one is refused before any parsing.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -507,13 +507,13 @@ impl KeySet {
             .header(header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| describe(crate::upstream::transport(e)))?;
+            .map_err(|e| crate::upstream::transport(e).to_string())?;
         if !response.status().is_success() {
             return Err(format!("answered {}", response.status().as_u16()));
         }
         let bytes = read_capped(response, MAX_KEY_SET_BYTES)
             .await
-            .map_err(describe)?;
+            .map_err(|e| e.to_string())?;
         serde_json::from_slice(&bytes).map_err(|_| "not JSON".to_owned())
     }
 
@@ -523,10 +523,6 @@ impl KeySet {
             Err(poisoned) => poisoned.into_inner(),
         }
     }
-}
-
-fn describe(e: UpstreamError) -> String {
-    e.to_string()
 }
 
 /// The key for `kid` that may verify `alg`; `None` when the set has no such key (a refetch may
