@@ -1,53 +1,30 @@
-//! Prints what one request costs: time per request through `App::handle` (session check, cached
-//! secret, a real HTTP call to a loopback stand-in, response and log line), the session check on
-//! its own, init time, and peak memory. Figures, not assertions: these machines are shared.
+//! Prints what one request costs: time per request through `App::handle` (the event read, the
+//! session check, the cached secret, a real HTTP call to a loopback stand-in, the response and
+//! the log line), the session check on its own, init time, and peak memory. Figures, not
+//! assertions: these machines are shared.
 //!
 //! Run with `cargo bench --bench handle`.
 
-#[allow(dead_code)]
-#[path = "../tests/api/support.rs"]
-mod support;
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/api/helpers/mod.rs"]
+mod helpers;
 
 use std::time::{Duration, Instant};
 
-use support::*;
-use wiremock::Mock;
-use wiremock::matchers::{method, path};
+use helpers::*;
 
 const REQUESTS: usize = 2000;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let upstream = rai().await;
-    Mock::given(method("POST"))
-        .and(path(SIGNIN_PATH))
-        .respond_with(signin_ok())
-        .mount(&upstream)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(EMBED_PATH))
-        .respond_with(embed_ok())
-        .mount(&upstream)
-        .await;
-    // Nobody answers these: the session is refused first.
-    let idle = rai().await;
-    let idp = Idp::standard().await;
-
     let started = Instant::now();
-    let hs = app(&local_vars(&upstream)).await;
+    let hs = spawn_app().await;
     report_once(
         "init, HS256 session secret from the environment",
         started.elapsed(),
     );
     let started = Instant::now();
-    let rs = app(&with(
-        &local_vars(&upstream),
-        &[
-            ("SESSION_SECRET", ""),
-            ("SESSION_JWKS_URL", &idp.jwks_url()),
-        ],
-    ))
-    .await;
+    let rs = spawn_app().jwks(Idp::standard().await).await;
     report_once(
         "init, JWKS fetched from a loopback identity provider",
         started.elapsed(),
@@ -69,22 +46,19 @@ async fn main() {
     )
     .await;
 
-    // Session checks alone: an expired token is fully parsed and verified, then refused.
+    // Session checks alone: an expired token is fully parsed and verified, then refused, and
+    // nobody answers upstream.
     let expired = |token_for: &dyn Fn(&serde_json::Value) -> String| {
         token_for(&claims_with(serde_json::json!({ "exp": now() - 3600 })))
     };
     let hs_expired = expired(&mint_hs);
     let rs_expired = expired(&mint_rs);
     let es_expired = expired(&|c| mint(jsonwebtoken::Algorithm::ES256, &ec(), Some("ec-1"), c));
-    let refused = app(&with(
-        &local_vars(&idle),
-        &[
-            ("SESSION_SECRET", ""),
-            ("SESSION_JWKS_URL", &idp.jwks_url()),
-        ],
-    ))
-    .await;
-    let hs_refused = app(&local_vars(&idle)).await;
+    let refused = spawn_app()
+        .rai(ReturningAi::bare().await)
+        .jwks(Idp::standard().await)
+        .await;
+    let hs_refused = spawn_app().rai(ReturningAi::bare().await).await;
     measure(
         "session check only, HS256 (refused as expired)",
         &hs_refused,
@@ -114,18 +88,22 @@ async fn main() {
 async fn measure(name: &str, t: &TestApp, request: impl Fn() -> Req) {
     // Warm the connection pool and caches, as a warm Lambda would be.
     for _ in 0..50 {
-        t.app.handle(request().request()).await;
+        let req = request();
+        t.app
+            .handle(&req.event().to_string(), &req.invocation())
+            .await;
     }
     let mut times = Vec::with_capacity(REQUESTS);
     for _ in 0..REQUESTS {
-        let req = request().request();
+        let req = request();
+        let (event, invocation) = (req.event().to_string(), req.invocation());
         let started = Instant::now();
-        let response = t.app.handle(req).await;
+        let response = t.app.handle(&event, &invocation).await;
         times.push(started.elapsed());
         std::hint::black_box(response);
     }
     times.sort();
-    let mean = times.iter().sum::<Duration>() / times.len() as u32;
+    let mean = times.iter().sum::<Duration>() / u32::try_from(times.len()).unwrap_or(u32::MAX);
     println!(
         "{name}: mean {:?}, p50 {:?}, p99 {:?} over {REQUESTS} requests",
         mean,

@@ -6,10 +6,12 @@
 
 use std::time::Duration;
 
-use lambda_http::http::HeaderName;
+use http::HeaderName;
 use reqwest::Url;
 
+use crate::outbound::check_transport;
 use crate::secret::Credentials;
+use crate::session::KeySource;
 
 /// The variables this function reads, in the order the README's table lists them.
 pub const VARIABLES: &[&str] = &[
@@ -48,7 +50,8 @@ const DEFAULT_WIDGET_API_URL: &str = "https://prod-widgets.returning.ai";
 const DEFAULT_API_V2_URL: &str = "https://api-v2.returning.ai";
 
 /// A variable with a value the function cannot run with. Its `Display` is the one init log line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {problem}")]
 pub struct ConfigError {
     pub variable: &'static str,
     pub problem: String,
@@ -62,14 +65,6 @@ impl ConfigError {
         }
     }
 }
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.variable, self.problem)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -108,7 +103,7 @@ impl SessionConfig {
     /// The issuer, when it can serve OIDC discovery: an https URL (http on loopback).
     pub fn discovery_issuer(&self) -> Option<Url> {
         let url = Url::parse(self.issuer.as_deref()?).ok()?;
-        check_url_transport(&url).ok()?;
+        check_transport(&url).ok()?;
         Some(url)
     }
 }
@@ -194,15 +189,10 @@ impl Config {
             .transpose()?
             .unwrap_or_default();
 
-        // Without a JWKS URL or an issuer, the only key left is the secret's `sessionSecret`. In
-        // local mode the environment already says whether there is one; a Secrets Manager secret
-        // is checked once it has been read.
-        if let SecretConfig::Environment(credentials) = &secret
-            && session.jwks_url.is_none()
-            && session.discovery_issuer().is_none()
-            && credentials.session_secret.is_none()
-        {
-            return Err(no_session_keys());
+        // In local mode the environment already says whether there is a session secret; a
+        // Secrets Manager secret is checked once it has been read (at init).
+        if let SecretConfig::Environment(credentials) = &secret {
+            KeySource::choose(&session, credentials.session_secret.is_some())?;
         }
 
         Ok(Self {
@@ -212,14 +202,6 @@ impl Config {
             cors_origins,
         })
     }
-}
-
-/// The start-up error for a deployment with no way to check session tokens.
-pub fn no_session_keys() -> ConfigError {
-    ConfigError::new(
-        "SESSION_JWKS_URL",
-        "no session keys: set SESSION_JWKS_URL, SESSION_ISSUER as an https URL (OIDC discovery) or a sessionSecret in the secret",
-    )
 }
 
 /// A whole number within `range`, or `default` when unset.
@@ -258,35 +240,12 @@ fn comma_list(value: &str) -> Vec<String> {
         .collect()
 }
 
-/// Credentials and session keys travel over these URLs, so plain HTTP is only accepted for
-/// loopback stand-ins (local runs and tests).
+/// A URL the function sends credentials or sessions to: https, or http on loopback.
 pub fn url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
     let parsed =
         Url::parse(value).map_err(|e| ConfigError::new(name, format!("not a URL ({e})")))?;
-    check_url_transport(&parsed).map_err(|problem| ConfigError::new(name, problem))?;
+    check_transport(&parsed).map_err(|problem| ConfigError::new(name, problem))?;
     Ok(parsed)
-}
-
-/// Shared by start-up checks and by the `jwks_uri` that OIDC discovery hands back.
-pub fn check_url_transport(url: &Url) -> Result<(), &'static str> {
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if is_loopback(url) => Ok(()),
-        "http" => Err("must use https (plain http only for loopback addresses)"),
-        _ => Err("must be an https URL"),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host_str() {
-        Some("localhost") => true,
-        Some(host) => host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()),
-        None => false,
-    }
 }
 
 fn session_header(value: Option<String>) -> Result<HeaderName, ConfigError> {

@@ -1,9 +1,8 @@
 //! CORS for an exact list of origins. The widget calls with credentials, so `*` never appears.
 
-use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, header};
-use lambda_http::{Body, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, header};
 
-use crate::response::ALLOWED_METHODS;
+use crate::response::{ALLOWED_METHODS, Response};
 
 /// Browsers cap this anyway (Chromium at 2 hours); longer buys nothing.
 const MAX_AGE_SECONDS: &str = "7200";
@@ -61,7 +60,7 @@ impl Cors {
 
     /// Added to every response for an allowed origin, errors included, so the page can read
     /// why it was refused.
-    pub fn decorate(origin: &HeaderValue, response: &mut Response<Body>) {
+    pub fn decorate(origin: &HeaderValue, response: &mut Response) {
         let headers = response.headers_mut();
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
         headers.insert(
@@ -71,7 +70,7 @@ impl Cors {
         headers.insert(header::VARY, HeaderValue::from_static("Origin"));
     }
 
-    pub fn preflight(&self, response: &mut Response<Body>) {
+    pub fn preflight(&self, response: &mut Response) {
         let headers = response.headers_mut();
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,
@@ -140,7 +139,7 @@ mod tests {
 
     #[test]
     fn preflight_allows_the_session_header() {
-        let mut r = Response::new(Body::Empty);
+        let mut r = Response::new(String::new());
         cors().preflight(&mut r);
         assert_eq!(
             r.headers()[header::ACCESS_CONTROL_ALLOW_HEADERS],

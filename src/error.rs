@@ -1,13 +1,14 @@
 //! Per-request errors: the contract's status and code for the caller, the detail for the log.
 
-use lambda_http::http::{HeaderValue, StatusCode, header};
-use lambda_http::{Body, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde::Serialize;
 
-use crate::response;
+use crate::response::{self, Response};
 
 /// The stable error codes of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
+    BadRequest,
     MissingSession,
     InvalidSession,
     EmailNotVerified,
@@ -24,6 +25,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     pub fn status(self) -> StatusCode {
         match self {
+            Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::MissingSession | Self::InvalidSession => StatusCode::UNAUTHORIZED,
             Self::EmailNotVerified | Self::OriginNotAllowed => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -37,6 +39,7 @@ impl ErrorCode {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::BadRequest => "bad_request",
             Self::MissingSession => "missing_session",
             Self::InvalidSession => "invalid_session",
             Self::EmailNotVerified => "email_not_verified",
@@ -63,6 +66,13 @@ pub struct ApiError {
     pub retry_after: Option<HeaderValue>,
 }
 
+/// The error body of the contract.
+#[derive(Serialize)]
+struct ErrorBody {
+    error: &'static str,
+    message: &'static str,
+}
+
 impl ApiError {
     pub fn new(code: ErrorCode, message: &'static str) -> Self {
         Self {
@@ -73,13 +83,17 @@ impl ApiError {
         }
     }
 
+    #[must_use]
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self
     }
 
-    pub fn into_response(self) -> Response<Body> {
-        let body = serde_json::json!({ "error": self.code.as_str(), "message": self.message });
+    pub fn to_response(&self) -> Response {
+        let body = ErrorBody {
+            error: self.code.as_str(),
+            message: self.message,
+        };
         let mut response = response::json(self.code.status(), &body);
         let headers = response.headers_mut();
         match self.code {
@@ -100,44 +114,9 @@ impl ApiError {
             }
             _ => {}
         }
-        if let Some(retry_after) = self.retry_after {
-            headers.insert(header::RETRY_AFTER, retry_after);
+        if let Some(retry_after) = &self.retry_after {
+            headers.insert(header::RETRY_AFTER, retry_after.clone());
         }
         response
-    }
-}
-
-impl From<crate::secret::SecretUnavailable> for ApiError {
-    fn from(e: crate::secret::SecretUnavailable) -> Self {
-        ApiError::new(
-            ErrorCode::SecretUnavailable,
-            "the service's credentials cannot be read right now",
-        )
-        .with_detail(e.0)
-    }
-}
-
-impl From<crate::upstream::UpstreamError> for ApiError {
-    fn from(e: crate::upstream::UpstreamError) -> Self {
-        use crate::upstream::UpstreamError as U;
-        let detail = format!("Returning.AI {e}");
-        match e {
-            U::Timeout => ApiError::new(
-                ErrorCode::UpstreamTimeout,
-                "Returning.AI did not answer in time",
-            ),
-            U::RateLimited { retry_after } => ApiError {
-                retry_after,
-                ..ApiError::new(
-                    ErrorCode::UpstreamRateLimited,
-                    "Returning.AI is rate limiting; retry later",
-                )
-            },
-            U::Refused(_) | U::Status(_) | U::BadBody(_) | U::Transport(_) => ApiError::new(
-                ErrorCode::UpstreamError,
-                "Returning.AI did not return a token",
-            ),
-        }
-        .with_detail(detail)
     }
 }

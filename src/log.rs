@@ -6,12 +6,42 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Map, Value};
+use serde::Serialize;
+
+use crate::lock::lock;
 
 /// Where log lines go. Cloned into every component that logs; tests swap stdout for a buffer.
 #[derive(Clone)]
 pub struct Logger {
     sink: Arc<Mutex<dyn Write + Send>>,
+}
+
+/// The one line written for each request.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestLine<'a> {
+    pub level: &'static str,
+    pub request_id: &'a str,
+    pub route: Option<&'static str>,
+    pub method: Option<&'a str>,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
+    /// Why, for operators: a reason name, a claim name, an upstream status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'a str>,
+    pub total_ms: u64,
+    /// `None` when no Returning.AI call was made.
+    pub upstream_ms: Option<u64>,
+    pub cold_start: bool,
+}
+
+/// A line about something outside a request: init, a background refresh that failed.
+#[derive(Debug, Serialize)]
+struct EventLine<'a> {
+    level: &'a str,
+    event: &'a str,
+    detail: &'a str,
 }
 
 impl Logger {
@@ -26,51 +56,21 @@ impl Logger {
     }
 
     /// Writes one line. A failing sink is ignored: losing a log line must not fail a request.
-    pub fn line(&self, fields: Map<String, Value>) {
-        let mut text = Value::Object(fields).to_string();
-        text.push('\n');
-        let mut sink = match self.sink.lock() {
-            Ok(sink) => sink,
-            Err(poisoned) => poisoned.into_inner(),
+    pub fn line(&self, fields: &impl Serialize) {
+        let Ok(mut text) = serde_json::to_vec(fields) else {
+            return;
         };
-        let _ = sink.write_all(text.as_bytes());
+        text.push(b'\n');
+        let mut sink = lock(&self.sink);
+        let _ = sink.write_all(&text);
         let _ = sink.flush();
     }
 
-    /// A line about something outside a request: init, a background refresh that failed.
     pub fn event(&self, level: &str, event: &str, detail: &str) {
-        let mut fields = Map::new();
-        fields.insert("level".into(), level.into());
-        fields.insert("event".into(), event.into());
-        fields.insert("detail".into(), detail.into());
-        self.line(fields);
-    }
-}
-
-/// A `Write` that keeps everything in memory, for tests that read what was logged.
-#[derive(Clone, Default)]
-pub struct MemorySink(Arc<Mutex<Vec<u8>>>);
-
-impl MemorySink {
-    pub fn contents(&self) -> String {
-        let bytes = match self.0.lock() {
-            Ok(b) => b.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-}
-
-impl Write for MemorySink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self.0.lock() {
-            Ok(mut b) => b.extend_from_slice(buf),
-            Err(poisoned) => poisoned.into_inner().extend_from_slice(buf),
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        self.line(&EventLine {
+            level,
+            event,
+            detail,
+        });
     }
 }

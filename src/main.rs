@@ -1,8 +1,9 @@
 use std::convert::Infallible;
 use std::process::ExitCode;
 
-use lambda_http::{Request, service_fn};
-use rai_widget_auth::{App, Config, log::Logger};
+use lambda_runtime::{LambdaEvent, service_fn};
+use rai_widget_auth::{App, Config, Invocation, log::Logger};
+use serde_json::value::RawValue;
 
 // One invocation at a time per execution environment, so one thread is enough and starts faster.
 #[tokio::main(flavor = "current_thread")]
@@ -20,9 +21,14 @@ async fn main() -> ExitCode {
         }
     };
     let app = &app;
-    let served = lambda_http::run(service_fn(move |request: Request| async move {
-        Ok::<_, Infallible>(app.handle(request).await)
-    }))
+    // The event stays raw JSON here: `App::handle` reads it, so that no event shape can fail
+    // before the function answers it.
+    let served = lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Box<RawValue>>| async move {
+            let invocation = Invocation::new(event.context.request_id, event.context.deadline);
+            Ok::<_, Infallible>(app.handle(event.payload.get(), &invocation).await)
+        },
+    ))
     .await;
     match served {
         Ok(()) => ExitCode::SUCCESS,

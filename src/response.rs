@@ -1,21 +1,27 @@
 //! The one way responses are built: JSON, never cached.
 
-use lambda_http::http::{HeaderValue, StatusCode, header};
-use lambda_http::{Body, Response};
-use serde_json::Value;
+use http::{HeaderValue, StatusCode, header};
+use serde::Serialize;
+
+/// A response on its way to the front door; [`crate::event::WireResponse`] carries it out.
+pub type Response = http::Response<String>;
 
 pub const ALLOWED_METHODS: &str = "GET, POST, OPTIONS";
 
-pub fn json(status: StatusCode, body: &Value) -> Response<Body> {
-    with_body(status, Body::Text(body.to_string()))
+pub fn json(status: StatusCode, body: &impl Serialize) -> Response {
+    // Serializing these plain structs cannot fail; an empty object is still valid JSON.
+    with_body(
+        status,
+        serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned()),
+    )
 }
 
 /// A body-less answer (preflight), still with the headers every response carries.
-pub fn empty(status: StatusCode) -> Response<Body> {
-    with_body(status, Body::Empty)
+pub fn empty(status: StatusCode) -> Response {
+    with_body(status, String::new())
 }
 
-fn with_body(status: StatusCode, body: Body) -> Response<Body> {
+fn with_body(status: StatusCode, body: String) -> Response {
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();

@@ -3,10 +3,15 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use aws_config::SdkConfig;
 use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::config::timeout::TimeoutConfig;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
-use lambda_http::http::HeaderValue;
+use http::HeaderValue;
+use serde::Deserialize;
 
+use crate::error::{ApiError, ErrorCode};
+use crate::lock::lock;
 use crate::log::Logger;
 
 /// After a failed read, wait this long (or the TTL, when shorter) before trying again, so a
@@ -42,22 +47,20 @@ impl Credentials {
     pub fn parse(secret: &str) -> Result<Self, &'static str> {
         let trimmed = secret.trim();
         let credentials = if trimmed.starts_with('{') {
-            let value: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_str(trimmed)
-                    .map_err(|_| "the secret starts with '{' but is not a JSON object")?;
-            let field = |name: &str| -> Result<Option<String>, &'static str> {
-                match value.get(name) {
-                    None | Some(serde_json::Value::Null) => Ok(None),
-                    Some(serde_json::Value::String(s)) if s.trim().is_empty() => Ok(None),
-                    Some(serde_json::Value::String(s)) => Ok(Some(s.trim().to_owned())),
-                    Some(_) => Err("a field of the secret is not a string"),
+            let fields: SecretFields = serde_json::from_str(trimmed).map_err(|e| {
+                if e.is_data() {
+                    "a field of the secret is not a string"
+                } else {
+                    "the secret starts with '{' but is not a JSON object"
                 }
-            };
+            })?;
+            let field =
+                |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
             Self {
-                api_key: field("apiKey")?,
-                access_id: field("accessId")?,
-                access_key: field("accessKey")?,
-                session_secret: field("sessionSecret")?,
+                api_key: field(fields.api_key),
+                access_id: field(fields.access_id),
+                access_key: field(fields.access_key),
+                session_secret: field(fields.session_secret),
             }
         } else {
             Self {
@@ -96,6 +99,16 @@ impl Credentials {
     }
 }
 
+/// The secret's JSON shape; other members are ignored.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SecretFields {
+    api_key: Option<String>,
+    access_id: Option<String>,
+    access_key: Option<String>,
+    session_secret: Option<String>,
+}
+
 /// A credential that cannot work: the local variable that holds it (the secret's field of the
 /// same meaning otherwise) and what is wrong, never the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,8 +125,19 @@ const RELOAD_COOLDOWN: Duration = Duration::from_secs(2);
 pub const MIN_SESSION_SECRET_BYTES: usize = 32;
 
 /// Why no credentials could be had. The text is for the log and holds no secret material.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct SecretUnavailable(pub String);
+
+impl From<SecretUnavailable> for ApiError {
+    fn from(e: SecretUnavailable) -> Self {
+        ApiError::new(
+            ErrorCode::SecretUnavailable,
+            "the service's credentials cannot be read right now",
+        )
+        .with_detail(e.0)
+    }
+}
 
 enum Source {
     SecretsManager { client: Client, secret_id: String },
@@ -138,6 +162,21 @@ pub struct SecretStore {
 }
 
 impl SecretStore {
+    /// A store over Secrets Manager with the SDK's configuration (region, credentials, the
+    /// `AWS_ENDPOINT_URL_SECRETS_MANAGER` override). A read gives up after 2 s per attempt and
+    /// 5 s in all, so a hanging endpoint cannot hold a request for the SDK's defaults.
+    pub fn from_sdk(aws: &SdkConfig, secret_id: String, ttl: Duration, log: Logger) -> Self {
+        let config = aws_sdk_secretsmanager::config::Builder::from(aws)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(Duration::from_secs(2))
+                    .operation_timeout(Duration::from_secs(5))
+                    .build(),
+            )
+            .build();
+        Self::secrets_manager(Client::from_conf(config), secret_id, ttl, log)
+    }
+
     pub fn secrets_manager(client: Client, secret_id: String, ttl: Duration, log: Logger) -> Self {
         Self {
             source: Source::SecretsManager { client, secret_id },
@@ -189,7 +228,7 @@ impl SecretStore {
         }
         let _reading = self.reading.lock().await;
         {
-            let mut state = self.lock_state();
+            let mut state = lock(&self.state);
             let recent = state
                 .last_reload
                 .is_some_and(|at| at.elapsed() < RELOAD_COOLDOWN);
@@ -206,7 +245,7 @@ impl SecretStore {
 
     /// `Ok(None)` when a read is due; `Err` when none is due and there is nothing to give.
     fn cached(&self) -> Result<Option<Arc<Credentials>>, SecretUnavailable> {
-        let state = self.lock_state();
+        let state = lock(&self.state);
         let due = state.next_read.is_some_and(|at| Instant::now() >= at);
         match (&state.current, due) {
             (Some(current), false) => Ok(Some(current.clone())),
@@ -219,14 +258,13 @@ impl SecretStore {
 
     async fn read(&self) -> Result<Arc<Credentials>, SecretUnavailable> {
         let Source::SecretsManager { client, secret_id } = &self.source else {
-            return self
-                .lock_state()
+            return lock(&self.state)
                 .current
                 .clone()
                 .ok_or_else(|| SecretUnavailable("no credentials".into()));
         };
         let result = fetch(client, secret_id).await;
-        let mut state = self.lock_state();
+        let mut state = lock(&self.state);
         match result {
             Ok(fresh) => {
                 let fresh = match &state.current {
@@ -251,13 +289,6 @@ impl SecretStore {
                     .event("warn", "secret_read_failed", &format!("{}{kept}", why.0));
                 stale.ok_or(why)
             }
-        }
-    }
-
-    fn lock_state(&self) -> std::sync::MutexGuard<'_, State> {
-        match self.state.lock() {
-            Ok(state) => state,
-            Err(poisoned) => poisoned.into_inner(),
         }
     }
 }
@@ -291,8 +322,18 @@ fn describe<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> String {
         }
         SdkError::TimeoutError(_) => "timed out".into(),
         SdkError::DispatchFailure(failure) if failure.is_timeout() => "timed out connecting".into(),
-        SdkError::DispatchFailure(_) => "could not reach Secrets Manager".into(),
-        _ => "unreadable response".into(),
+        SdkError::DispatchFailure(failure) if failure.is_io() => {
+            "could not reach Secrets Manager".into()
+        }
+        // No region, no credentials, an endpoint that is no URL: nothing was sent.
+        SdkError::DispatchFailure(_) => {
+            "could not send the request (region, endpoint or credentials configuration)".into()
+        }
+        SdkError::ConstructionFailure(_) => {
+            "could not build the request (region or endpoint configuration)".into()
+        }
+        SdkError::ResponseError(_) => "unreadable response".into(),
+        _ => "unknown SDK failure".into(),
     }
 }
 

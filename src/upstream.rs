@@ -1,83 +1,184 @@
-//! The two Returning.AI calls, over one HTTP client built at init.
+//! The two Returning.AI calls, over the one HTTP client built at init.
 
 use std::time::{Duration, Instant};
 
-use lambda_http::http::{HeaderValue, StatusCode, header};
+use http::{HeaderValue, StatusCode, header};
 use reqwest::Url;
-use serde_json::{Map, Value, json};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
-use crate::config::UpstreamConfig;
+use crate::config::{ConfigError, UpstreamConfig};
+use crate::error::{ApiError, ErrorCode};
+use crate::outbound::{FetchError, read_capped};
 
 /// Token responses are a few hundred bytes; anything past this is not one.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Builds the client every outbound call shares. Redirects are off: a redirect would carry the
-/// API key to wherever the `Location` points.
-pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(3))
-        .pool_idle_timeout(Duration::from_secs(55))
-        .user_agent(concat!("rai-widget-auth/", env!("CARGO_PKG_VERSION")))
-        .build()
-}
-
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
     /// No answer before the timeout or the invocation deadline.
+    #[error("timed out")]
     Timeout,
-    RateLimited {
-        retry_after: Option<HeaderValue>,
-    },
+    #[error("answered 429")]
+    RateLimited { retry_after: Option<HeaderValue> },
     /// 401 or 403: the credentials were refused, maybe rotated.
+    #[error("answered {}", .0.as_u16())]
     Refused(StatusCode),
     /// Any other status that is not a success.
+    #[error("answered {}", .0.as_u16())]
     Status(StatusCode),
     /// A success whose body is not the expected JSON.
+    #[error("unusable body: {0}")]
     BadBody(&'static str),
     /// Connection, TLS or protocol failure.
+    #[error("transport error: {0}")]
     Transport(String),
 }
 
-impl std::fmt::Display for UpstreamError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Timeout => f.write_str("timed out"),
-            Self::RateLimited { .. } => f.write_str("answered 429"),
-            Self::Refused(s) | Self::Status(s) => write!(f, "answered {}", s.as_u16()),
-            Self::BadBody(why) => write!(f, "unusable body: {why}"),
-            Self::Transport(why) => write!(f, "transport error: {why}"),
+impl From<FetchError> for UpstreamError {
+    fn from(e: FetchError) -> Self {
+        match e {
+            FetchError::Timeout => Self::Timeout,
+            FetchError::TooLarge => Self::BadBody("body too large"),
+            FetchError::NotJson => Self::BadBody("not a JSON object"),
+            FetchError::Status(status) => {
+                Self::Status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY))
+            }
+            FetchError::Transport(why) => Self::Transport(why),
         }
     }
 }
 
+impl From<UpstreamError> for ApiError {
+    fn from(e: UpstreamError) -> Self {
+        let detail = format!("Returning.AI {e}");
+        match e {
+            UpstreamError::Timeout => ApiError::new(
+                ErrorCode::UpstreamTimeout,
+                "Returning.AI did not answer in time",
+            ),
+            UpstreamError::RateLimited { retry_after } => ApiError {
+                retry_after,
+                ..ApiError::new(
+                    ErrorCode::UpstreamRateLimited,
+                    "Returning.AI is rate limiting; retry later",
+                )
+            },
+            UpstreamError::Refused(_)
+            | UpstreamError::Status(_)
+            | UpstreamError::BadBody(_)
+            | UpstreamError::Transport(_) => ApiError::new(
+                ErrorCode::UpstreamError,
+                "Returning.AI did not return a token",
+            ),
+        }
+        .with_detail(detail)
+    }
+}
+
+/// The legacy sign-in API's reply. Unknown members are not passed on.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignInReply {
+    success: Option<bool>,
+    token: Option<String>,
+    refresh_token: Option<String>,
+    #[serde(default, deserialize_with = "number_or_none")]
+    expires_in: Option<serde_json::Number>,
+}
+
+/// The access-key API's reply: the token sits in `data`.
+#[derive(Deserialize)]
+struct EmbedReply {
+    success: Option<bool>,
+    data: Option<EmbedData>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EmbedData {
+    embed_token: Option<String>,
+    #[serde(default, deserialize_with = "number_or_none")]
+    expires_in: Option<serde_json::Number>,
+}
+
+/// What the access-key API is sent.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EmbedRequest<'a> {
+    access_id: &'a str,
+    access_key: &'a str,
+    user_identifiers: &'a Identifiers,
+}
+
+/// `userIdentifiers`: each configured `data-*` key with its value from the session.
+pub type Identifiers = serde_json::Map<String, serde_json::Value>;
+
+/// The 200 body of `/widget-auth`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInBody {
+    pub token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<serde_json::Number>,
+}
+
+/// The 200 body of `/embed-token`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmbedBody {
+    pub embed_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<serde_json::Number>,
+}
+
+/// `expiresIn` is optional upstream: anything but a number counts as absent.
+fn number_or_none<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<serde_json::Number>, D::Error> {
+    match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Number(n) => Ok(Some(n)),
+        _ => Ok(None),
+    }
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|s| !s.is_empty())
+}
+
 pub struct Upstream {
     http: reqwest::Client,
+    /// `None` when `RAI_COMMUNITY_ID` is unset, which leaves `/widget-auth` unconfigured.
     signin_url: Option<Url>,
     embed_token_url: Url,
     timeout: Duration,
 }
 
 impl Upstream {
-    pub fn new(http: reqwest::Client, config: &UpstreamConfig) -> Self {
+    pub fn new(http: reqwest::Client, config: &UpstreamConfig) -> Result<Self, ConfigError> {
         let signin_url = config
             .community_id
             .as_ref()
-            .and_then(|community| join(&config.widget_api_url, &["widget", community, "signin"]));
+            .map(|community| {
+                join(&config.widget_api_url, &["widget", community, "signin"])
+                    .ok_or_else(|| ConfigError::new("RAI_WIDGET_API_URL", "cannot take a path"))
+            })
+            .transpose()?;
         let embed_token_url = join(
             &config.api_v2_url,
             &["v2", "api", "widget-access-keys", "token"],
         )
-        .unwrap_or_else(|| config.api_v2_url.clone());
-        Self {
+        .ok_or_else(|| ConfigError::new("RAI_API_V2_URL", "cannot take a path"))?;
+        Ok(Self {
             http,
             signin_url,
             embed_token_url,
             timeout: config.timeout,
-        }
+        })
     }
 
-    /// `false` when `RAI_COMMUNITY_ID` is unset, which leaves `/widget-auth` unconfigured.
     pub fn has_community(&self) -> bool {
         self.signin_url.is_some()
     }
@@ -88,7 +189,7 @@ impl Upstream {
         api_key: &str,
         email: &HeaderValue,
         deadline: Option<Instant>,
-    ) -> Result<Value, UpstreamError> {
+    ) -> Result<SignInBody, UpstreamError> {
         let url = self
             .signin_url
             .clone()
@@ -102,18 +203,15 @@ impl Upstream {
             .header("returningai-api-key", api_key)
             .header("email", email.clone())
             .header(header::CONTENT_TYPE, "application/json");
-        let body = self.send(request, deadline).await?;
-        let token =
-            non_empty_string(body.get("token")).ok_or(UpstreamError::BadBody("no token"))?;
-        let mut out = Map::new();
-        out.insert("token".into(), token.into());
-        if let Some(refresh) = non_empty_string(body.get("refreshToken")) {
-            out.insert("refreshToken".into(), refresh.into());
+        let reply: SignInReply = self.send(request, deadline).await?;
+        if reply.success == Some(false) {
+            return Err(UpstreamError::BadBody("success: false"));
         }
-        if let Some(expires_in) = body.get("expiresIn").filter(|v| v.is_number()) {
-            out.insert("expiresIn".into(), expires_in.clone());
-        }
-        Ok(Value::Object(out))
+        Ok(SignInBody {
+            token: non_empty(reply.token).ok_or(UpstreamError::BadBody("no token"))?,
+            refresh_token: non_empty(reply.refresh_token),
+            expires_in: reply.expires_in,
+        })
     }
 
     /// Access Key Embed. Returns `{embedToken, expiresIn}` from the upstream's `data`.
@@ -121,40 +219,37 @@ impl Upstream {
         &self,
         access_id: &str,
         access_key: &str,
-        identifiers: &Map<String, Value>,
+        identifiers: &Identifiers,
         deadline: Option<Instant>,
-    ) -> Result<Value, UpstreamError> {
-        let body = json!({
-            "accessId": access_id,
-            "accessKey": access_key,
-            "userIdentifiers": identifiers,
-        });
+    ) -> Result<EmbedBody, UpstreamError> {
+        let body = EmbedRequest {
+            access_id,
+            access_key,
+            user_identifiers: identifiers,
+        };
         let request = self
             .http
             .post(self.embed_token_url.clone())
             .header(header::CONTENT_TYPE, "application/json")
-            .body(body.to_string());
-        let body = self.send(request, deadline).await?;
-        let data = body.get("data");
-        let token = non_empty_string(data.and_then(|d| d.get("embedToken")))
-            .ok_or(UpstreamError::BadBody("no data.embedToken"))?;
-        let mut out = Map::new();
-        out.insert("embedToken".into(), token.into());
-        if let Some(expires_in) = data
-            .and_then(|d| d.get("expiresIn"))
-            .filter(|v| v.is_number())
-        {
-            out.insert("expiresIn".into(), expires_in.clone());
+            .body(serde_json::to_vec(&body).map_err(|_| UpstreamError::BadBody("request"))?);
+        let reply: EmbedReply = self.send(request, deadline).await?;
+        if reply.success == Some(false) {
+            return Err(UpstreamError::BadBody("success: false"));
         }
-        Ok(Value::Object(out))
+        let data = reply.data.ok_or(UpstreamError::BadBody("no data"))?;
+        Ok(EmbedBody {
+            embed_token: non_empty(data.embed_token)
+                .ok_or(UpstreamError::BadBody("no data.embedToken"))?,
+            expires_in: data.expires_in,
+        })
     }
 
     /// Sends, and reads a JSON object back, all within the timeout capped by the deadline.
-    async fn send(
+    async fn send<T: DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,
         deadline: Option<Instant>,
-    ) -> Result<Map<String, Value>, UpstreamError> {
+    ) -> Result<T, UpstreamError> {
         let budget = match deadline {
             Some(deadline) => self
                 .timeout
@@ -165,7 +260,7 @@ impl Upstream {
             return Err(UpstreamError::Timeout);
         }
         let exchange = async {
-            let response = request.send().await.map_err(transport)?;
+            let response = request.send().await.map_err(FetchError::from)?;
             let status = response.status();
             match status.as_u16() {
                 200..=299 => {}
@@ -182,51 +277,13 @@ impl Upstream {
                 _ => return Err(UpstreamError::Status(status)),
             }
             let bytes = read_capped(response, MAX_BODY_BYTES).await?;
-            match serde_json::from_slice::<Value>(&bytes) {
-                Ok(Value::Object(map)) => Ok(map),
-                _ => Err(UpstreamError::BadBody("not a JSON object")),
-            }
+            serde_json::from_slice(&bytes)
+                .map_err(|_| UpstreamError::BadBody("not the expected JSON object"))
         };
         tokio::time::timeout(budget, exchange)
             .await
             .unwrap_or(Err(UpstreamError::Timeout))
     }
-}
-
-/// Reads a body up to `limit` bytes; a longer one is refused rather than buffered.
-pub async fn read_capped(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> Result<Vec<u8>, UpstreamError> {
-    if response.content_length().is_some_and(|n| n > limit as u64) {
-        return Err(UpstreamError::BadBody("body too large"));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport)? {
-        if body.len() + chunk.len() > limit {
-            return Err(UpstreamError::BadBody("body too large"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-pub fn transport(e: reqwest::Error) -> UpstreamError {
-    if e.is_timeout() {
-        return UpstreamError::Timeout;
-    }
-    // The error's Display can include the URL, which holds no credential here (they travel in
-    // headers and bodies), but the source chain is enough to tell what failed.
-    let mut why = String::new();
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&e);
-    while let Some(s) = source {
-        why = s.to_string();
-        source = s.source();
-    }
-    if why.is_empty() {
-        why = "request failed".into();
-    }
-    UpstreamError::Transport(why)
 }
 
 /// Delta-seconds or an HTTP-date; anything else is not passed on.
@@ -241,10 +298,6 @@ fn is_retry_after(value: &HeaderValue) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b',' || b == b':');
     seconds || date
-}
-
-fn non_empty_string(value: Option<&Value>) -> Option<&str> {
-    value.and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
 /// Appends path segments to a base URL, keeping any path the base already has.
@@ -283,5 +336,26 @@ mod tests {
         for bad in ["", "-1", "soon", "30; rm -rf", "12345678901"] {
             assert!(!is_retry_after(&HeaderValue::from_static(bad)), "{bad}");
         }
+    }
+
+    #[test]
+    fn replies_are_read_by_their_types() {
+        let reply: SignInReply =
+            serde_json::from_str(r#"{"token":"t","expiresIn":"soon","other":1}"#).unwrap();
+        assert_eq!(reply.token.as_deref(), Some("t"));
+        assert!(
+            reply.expires_in.is_none(),
+            "a non-number expiresIn is dropped"
+        );
+        assert!(serde_json::from_str::<SignInReply>(r#"{"token":42}"#).is_err());
+        let body = SignInBody {
+            token: "t".into(),
+            refresh_token: None,
+            expires_in: Some(300.into()),
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"token":"t","expiresIn":300}"#
+        );
     }
 }

@@ -1,9 +1,9 @@
 //! One integration-test binary (one link instead of one per file).
 
 mod events;
+mod helpers;
 mod routes;
 mod secrets;
 mod session;
-mod support;
 mod template;
 mod upstream;

@@ -4,11 +4,11 @@ use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::support::*;
+use crate::helpers::*;
 
 #[tokio::test]
 async fn widget_auth_signs_in_the_session_user_and_ignores_client_identities() {
-    let rai = rai().await;
+    let rai = ReturningAi::bare().await;
     // The exact headers the sign-in API needs; a request with any other email is not answered.
     Mock::given(method("POST"))
         .and(path(SIGNIN_PATH))
@@ -17,9 +17,9 @@ async fn widget_auth_signs_in_the_session_user_and_ignores_client_identities() {
         .and(header("content-type", "application/json"))
         .respond_with(signin_ok())
         .expect(1)
-        .mount(&rai)
+        .mount(&rai.server)
         .await;
-    let t = app(&local_vars(&rai)).await;
+    let t = spawn_app().rai(rai).await;
 
     let r = t
         .call(
@@ -31,7 +31,7 @@ async fn widget_auth_signs_in_the_session_user_and_ignores_client_identities() {
         )
         .await;
 
-    assert_eq!(r.status, 200, "{}", r.body);
+    r.assert_ok();
     assert_eq!(
         r.body,
         json!({ "token": "rai-widget-token", "refreshToken": "rai-refresh-token", "expiresIn": 300 })
@@ -40,13 +40,13 @@ async fn widget_auth_signs_in_the_session_user_and_ignores_client_identities() {
 
 #[tokio::test]
 async fn widget_auth_passes_on_only_the_token_when_that_is_all_there_is() {
-    let rai = rai_expecting(
+    let rai = ReturningAi::expecting(
         SIGNIN_PATH,
         ResponseTemplate::new(200).set_body_json(json!({ "token": "only-token" })),
         1,
     )
     .await;
-    let t = app(&local_vars(&rai)).await;
+    let t = spawn_app().rai(rai).await;
     let r = t
         .call(get("/widget-auth").bearer(&mint_hs(&claims())))
         .await;
@@ -56,7 +56,7 @@ async fn widget_auth_passes_on_only_the_token_when_that_is_all_there_is() {
 
 #[tokio::test]
 async fn embed_token_sends_the_session_identifiers() {
-    let rai = rai().await;
+    let rai = ReturningAi::bare().await;
     Mock::given(method("POST"))
         .and(path(EMBED_PATH))
         .and(header("content-type", "application/json"))
@@ -67,13 +67,12 @@ async fn embed_token_sends_the_session_identifiers() {
         })))
         .respond_with(embed_ok())
         .expect(1)
-        .mount(&rai)
+        .mount(&rai.server)
         .await;
-    let t = app(&with(
-        &local_vars(&rai),
-        &[("USER_IDENTIFIERS", "data-email=email,data-user-id=sub")],
-    ))
-    .await;
+    let t = spawn_app()
+        .rai(rai)
+        .vars(&[("USER_IDENTIFIERS", "data-email=email,data-user-id=sub")])
+        .await;
 
     let r = t
         .call(
@@ -83,7 +82,7 @@ async fn embed_token_sends_the_session_identifiers() {
         )
         .await;
 
-    assert_eq!(r.status, 200, "{}", r.body);
+    r.assert_ok();
     assert_eq!(
         r.body,
         json!({ "embedToken": "rai-embed-token", "expiresIn": 900 })
@@ -92,8 +91,8 @@ async fn embed_token_sends_the_session_identifiers() {
 
 #[tokio::test]
 async fn routes_match_behind_any_prefix() {
-    let rai = rai_expecting(EMBED_PATH, embed_ok(), 3).await;
-    let t = app(&local_vars(&rai)).await;
+    let rai = ReturningAi::expecting(EMBED_PATH, embed_ok(), 3).await;
+    let t = spawn_app().rai(rai).await;
     for p in [
         "/embed-token",
         "/Prod/embed-token",
@@ -106,8 +105,8 @@ async fn routes_match_behind_any_prefix() {
 
 #[tokio::test]
 async fn unknown_routes_and_methods_are_refused() {
-    let rai = rai_never_called().await;
-    let t = app(&local_vars(&rai)).await;
+    let rai = ReturningAi::never_called().await;
+    let t = spawn_app().rai(rai).await;
     let token = mint_hs(&claims());
 
     for p in ["/", "/widget-auth/x", "/widget-authx", "/signin"] {
@@ -124,22 +123,28 @@ async fn unknown_routes_and_methods_are_refused() {
 
 #[tokio::test]
 async fn a_route_without_credentials_is_not_configured() {
-    let rai = rai_never_called().await;
+    let rai = ReturningAi::never_called().await;
     let token = mint_hs(&claims());
 
-    let no_access_key = app(&with(&local_vars(&rai), &[("RAI_ACCESS_KEY", "")])).await;
+    let no_access_key = spawn_app()
+        .rai(ReturningAi::never_called().await)
+        .var("RAI_ACCESS_KEY", "")
+        .await;
     no_access_key
         .call(post("/embed-token").bearer(&token))
         .await
         .assert_error(503, "not_configured");
 
-    let no_api_key = app(&with(&local_vars(&rai), &[("RAI_API_KEY", "")])).await;
+    let no_api_key = spawn_app()
+        .rai(ReturningAi::never_called().await)
+        .var("RAI_API_KEY", "")
+        .await;
     no_api_key
         .call(post("/widget-auth").bearer(&token))
         .await
         .assert_error(503, "not_configured");
 
-    let no_community = app(&with(&local_vars(&rai), &[("RAI_COMMUNITY_ID", "")])).await;
+    let no_community = spawn_app().rai(rai).var("RAI_COMMUNITY_ID", "").await;
     no_community
         .call(post("/widget-auth").bearer(&token))
         .await
@@ -148,18 +153,17 @@ async fn a_route_without_credentials_is_not_configured() {
 
 #[tokio::test]
 async fn cors_for_an_allowed_origin() {
-    let rai = rai_expecting(SIGNIN_PATH, signin_ok(), 1).await;
-    let t = app(&with(
-        &local_vars(&rai),
-        &[
+    let rai = ReturningAi::expecting(SIGNIN_PATH, signin_ok(), 1).await;
+    let t = spawn_app()
+        .rai(rai)
+        .vars(&[
             (
                 "CORS_ALLOWED_ORIGINS",
                 "https://app.example.com,https://www.example.com",
             ),
             ("SESSION_HEADER", "x-session-token"),
-        ],
-    ))
-    .await;
+        ])
+        .await;
 
     let r = t
         .call(
@@ -168,7 +172,7 @@ async fn cors_for_an_allowed_origin() {
                 .header("x-session-token", &mint_hs(&claims())),
         )
         .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    r.assert_ok();
     assert_eq!(
         r.headers
             .get_all("access-control-allow-origin")
@@ -219,12 +223,11 @@ async fn cors_for_an_allowed_origin() {
 
 #[tokio::test]
 async fn a_foreign_origin_is_refused_before_any_upstream_call() {
-    let rai = rai_never_called().await;
-    let t = app(&with(
-        &local_vars(&rai),
-        &[("CORS_ALLOWED_ORIGINS", "https://app.example.com")],
-    ))
-    .await;
+    let rai = ReturningAi::never_called().await;
+    let t = spawn_app()
+        .rai(rai)
+        .vars(&[("CORS_ALLOWED_ORIGINS", "https://app.example.com")])
+        .await;
 
     for origin in [
         "https://evil.example",
@@ -244,12 +247,13 @@ async fn a_foreign_origin_is_refused_before_any_upstream_call() {
             assert!(r.header("access-control-allow-origin").is_none());
         }
     }
+    assert_eq!(t.rai.calls().await, 0);
 }
 
 #[tokio::test]
 async fn without_an_allowlist_no_cors_headers_are_sent() {
-    let rai = rai_answering(SIGNIN_PATH, signin_ok()).await;
-    let t = app(&local_vars(&rai)).await;
+    let rai = ReturningAi::answering(SIGNIN_PATH, signin_ok()).await;
+    let t = spawn_app().rai(rai).await;
     let r = t
         .call(
             post("/widget-auth")
@@ -281,31 +285,32 @@ async fn without_an_allowlist_no_cors_headers_are_sent() {
 
 #[tokio::test]
 async fn one_log_line_per_request_with_no_secrets() {
-    let rai = rai().await;
+    let rai = ReturningAi::bare().await;
     Mock::given(method("POST"))
         .and(path(SIGNIN_PATH))
         .respond_with(signin_ok())
-        .mount(&rai)
+        .mount(&rai.server)
         .await;
     Mock::given(method("POST"))
         .and(path(EMBED_PATH))
         .respond_with(ResponseTemplate::new(500).set_body_string(format!("boom {API_KEY} {EMAIL}")))
-        .mount(&rai)
+        .mount(&rai.server)
         .await;
-    let t = app(&with(&local_vars(&rai), &[("SESSION_COOKIE", "sid")])).await;
+    let t = spawn_app()
+        .rai(rai)
+        .vars(&[("SESSION_COOKIE", "sid")])
+        .await;
     let token = mint_hs(&claims());
 
     let ok = t
         .call(post("/widget-auth").cookie(&format!("sid={token}")))
         .await;
     assert_eq!(ok.status, 200);
-    let failed = t.call(post("/embed-token").bearer(&token)).await;
+    let failed = t.embed_token(&token).await;
     failed.assert_error(502, "upstream_error");
     let anonymous = t.call(post("/widget-auth")).await;
     anonymous.assert_error(401, "missing_session");
-    let bad = t
-        .call(post("/widget-auth").bearer(&format!("{token}x")))
-        .await;
+    let bad = t.widget_auth(&format!("{token}x")).await;
     bad.assert_error(401, "invalid_session");
 
     let lines = t.log_lines();
@@ -335,8 +340,11 @@ async fn one_log_line_per_request_with_no_secrets() {
 
 #[tokio::test]
 async fn hostile_input_gets_a_clear_answer_never_a_panic() {
-    let rai = rai_answering(SIGNIN_PATH, signin_ok()).await;
-    let t = app(&with(&local_vars(&rai), &[("SESSION_COOKIE", "sid")])).await;
+    let rai = ReturningAi::answering(SIGNIN_PATH, signin_ok()).await;
+    let t = spawn_app()
+        .rai(rai)
+        .vars(&[("SESSION_COOKIE", "sid")])
+        .await;
     let token = mint_hs(&claims());
     let huge = "a".repeat(200_000);
 
@@ -404,79 +412,77 @@ async fn hostile_input_gets_a_clear_answer_never_a_panic() {
     for (req, status, code) in cases {
         let r = t.call(req).await;
         if status == 200 {
-            assert_eq!(r.status, 200, "{}", r.body);
+            r.assert_ok();
         } else {
             r.assert_error(status, code);
         }
     }
 
-    // Bytes no UTF-8 header string can hold, and a base64 body, through the real deserializer.
-    let mut event = post("/widget-auth").bearer(&token).event();
-    event["isBase64Encoded"] = true.into();
-    event["body"] = "////AAAA/w==".into();
+    // A body is never read, whatever its encoding says.
+    for body in ["////AAAA/w==", "%%% not base64 %%%"] {
+        let mut event = post("/widget-auth").bearer(&token).event();
+        event["isBase64Encoded"] = true.into();
+        event["body"] = body.into();
+        let r = t
+            .send_event(&event.to_string(), &post("/").invocation())
+            .await;
+        assert_eq!(r.status, 200, "{body}: {}", r.body);
+    }
+
+    // An Authorization header no Bearer token can be read from (not ASCII) is no session; the
+    // cookie is next.
+    let garbled = "Bearer \u{ff}\u{fe}";
+    t.call(post("/widget-auth").header("authorization", garbled))
+        .await
+        .assert_error(401, "missing_session");
     let r = t
-        .send(
-            lambda_http::request::from_str(&event.to_string())
-                .expect("lambda_http reads a base64 body"),
+        .call(
+            post("/widget-auth")
+                .header("authorization", garbled)
+                .cookie(&format!("sid={token}")),
         )
         .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-
-    // An Authorization header no Bearer token can be read from is no session; the cookie is next.
-    let mut request = post("/widget-auth").request();
-    request.headers_mut().insert(
-        "authorization",
-        lambda_http::http::HeaderValue::from_bytes(b"Bearer \xff\xfe").unwrap(),
-    );
-    t.send(request).await.assert_error(401, "missing_session");
-    let mut request = post("/widget-auth")
-        .cookie(&format!("sid={token}"))
-        .request();
-    request.headers_mut().insert(
-        "authorization",
-        lambda_http::http::HeaderValue::from_bytes(b"Bearer \xff\xfe").unwrap(),
-    );
-    assert_eq!(t.send(request).await.status, 200);
-    let mut request = post("/widget-auth").request();
-    request.headers_mut().insert(
-        "cookie",
-        lambda_http::http::HeaderValue::from_bytes(b"sid=\xff\xfe; other=1").unwrap(),
-    );
-    t.send(request).await.assert_error(401, "invalid_session");
+    r.assert_ok();
+    t.call(
+        post("/widget-auth")
+            .cookie("sid=\u{ff}\u{fe}")
+            .cookie("other=1"),
+    )
+    .await
+    .assert_error(401, "invalid_session");
 }
 
 #[tokio::test]
-async fn malformed_events_are_refused_or_answered_never_panicked_on() {
-    let t = app(&local_vars(&rai().await)).await;
-    let mut answered = 0;
-    for event in [
-        "",
-        "{}",
-        "[]",
-        "null",
-        r#"{"version":"2.0"}"#,
-        r#"{"httpMethod": 42}"#,
-        r#"{"rawPath": "/widget-auth", "#,
-        r#"{"version":"2.0","rawPath":"/widget-auth","requestContext":{"http":{"method":"BREW"}}}"#,
+async fn malformed_events_get_a_contract_answer() {
+    let t = spawn_app().rai(ReturningAi::never_called().await).await;
+    for (event, code) in [
+        ("", "bad_request"),
+        ("{}", "bad_request"),
+        ("[]", "bad_request"),
+        ("null", "bad_request"),
+        (r#"{"version":"2.0"}"#, "bad_request"),
+        (r#"{"httpMethod": 42}"#, "bad_request"),
+        (r#"{"rawPath": "/widget-auth", "#, "bad_request"),
+        (
+            r#"{"version":"2.0","rawPath":"/widget-auth","requestContext":{"http":{"method":"BREW"}}}"#,
+            "method_not_allowed",
+        ),
+        (
+            r#"{"version":"2.0","rawPath":"/widget-auth","requestContext":{"http":{"method":"POST"}}}"#,
+            "missing_session",
+        ),
     ] {
-        // lambda_http refuses what it cannot read (the runtime then reports an invocation
-        // error); what it does read must get a contract answer.
-        if let Ok(request) = lambda_http::request::from_str(event) {
-            answered += 1;
-            let r = t.send(request).await;
-            assert!(
-                matches!(
-                    r.error(),
-                    "not_found" | "method_not_allowed" | "missing_session"
-                ),
-                "{event:?}: {} {}",
-                r.status,
-                r.body
-            );
-        }
+        let r = t.send_event(event, &post("/").invocation()).await;
+        r.assert_error(
+            match code {
+                "bad_request" => 400,
+                "method_not_allowed" => 405,
+                _ => 401,
+            },
+            code,
+        );
     }
-    assert!(
-        answered >= 1,
-        "the last event is readable and must be answered"
-    );
+    let lines = t.log_lines();
+    assert_eq!(lines.len(), 9, "one log line per event: {lines:#?}");
+    assert!(lines[..7].iter().all(|l| l["error"] == "bad_request"));
 }

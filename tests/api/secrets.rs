@@ -3,13 +3,11 @@
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
-use rai_widget_auth::log::{Logger, MemorySink};
-use rai_widget_auth::{App, Config};
 use serde_json::json;
 use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
-use crate::support::*;
+use crate::helpers::*;
 
 fn full_secret() -> String {
     json!({
@@ -21,25 +19,8 @@ fn full_secret() -> String {
     .to_string()
 }
 
-async fn rai_both() -> MockServer {
-    let rai = rai().await;
-    Mock::given(method("POST"))
-        .and(path(SIGNIN_PATH))
-        .and(header("returningai-api-key", API_KEY))
-        .respond_with(signin_ok())
-        .mount(&rai)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(EMBED_PATH))
-        .respond_with(embed_ok())
-        .mount(&rai)
-        .await;
-    rai
-}
-
 #[tokio::test]
 async fn a_json_secret_serves_both_routes_by_name_and_by_arn() {
-    let rai = rai_both().await;
     let name = create_secret(&full_secret()).await;
     let arn = secrets_client()
         .await
@@ -53,9 +34,9 @@ async fn a_json_secret_serves_both_routes_by_name_and_by_arn() {
         .to_owned();
 
     for id in [name, arn] {
-        let t = app(&secret_vars(&rai, &id)).await;
+        let t = spawn_app().secret(&id).await;
         let token = mint_hs(&claims());
-        let r = t.call(post("/widget-auth").bearer(&token)).await;
+        let r = t.widget_auth(&token).await;
         assert_eq!(r.status, 200, "{id}: {}", r.body);
         let r = t.call(get("/embed-token").bearer(&token)).await;
         assert_eq!(r.status, 200, "{id}: {}", r.body);
@@ -65,64 +46,62 @@ async fn a_json_secret_serves_both_routes_by_name_and_by_arn() {
 
 #[tokio::test]
 async fn a_plain_string_secret_is_the_api_key() {
-    let rai = rai_both().await;
+    let rai = ReturningAi::standard().await;
     let idp = Idp::standard().await;
     let name = create_secret(API_KEY).await;
-    let t = app(&with(
-        &secret_vars(&rai, &name),
-        &[("SESSION_JWKS_URL", &idp.jwks_url())],
-    ))
-    .await;
-    let r = t
-        .call(post("/widget-auth").bearer(&mint_rs(&claims())))
+    let t = spawn_app()
+        .rai(rai)
+        .secret(&name)
+        .vars(&[("SESSION_JWKS_URL", &idp.jwks_url())])
         .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    let r = t.widget_auth(&mint_rs(&claims())).await;
+    r.assert_ok();
     // No access key pair in a plain-string secret.
-    t.call(post("/embed-token").bearer(&mint_rs(&claims())))
+    t.embed_token(&mint_rs(&claims()))
         .await
         .assert_error(503, "not_configured");
 }
 
 #[tokio::test]
 async fn local_credentials_are_ignored_when_a_secret_is_set() {
-    let rai = rai_both().await;
+    let rai = ReturningAi::standard().await;
     let idp = Idp::standard().await;
     let name =
         create_secret(&json!({ "accessId": ACCESS_ID, "accessKey": ACCESS_KEY }).to_string()).await;
-    let t = app(&with(
-        &secret_vars(&rai, &name),
-        &[
+    let t = spawn_app()
+        .rai(rai)
+        .secret(&name)
+        .vars(&[
             ("SESSION_JWKS_URL", &idp.jwks_url()),
             ("RAI_API_KEY", API_KEY),
-        ],
-    ))
-    .await;
-    t.call(post("/widget-auth").bearer(&mint_rs(&claims())))
+        ])
+        .await;
+    t.widget_auth(&mint_rs(&claims()))
         .await
         .assert_error(503, "not_configured");
 }
 
 #[tokio::test]
 async fn a_missing_secret_answers_503_until_it_exists() {
-    let rai = rai_both().await;
+    let rai = ReturningAi::standard().await;
     let idp = Idp::standard().await;
     let name = format!(
         "rai-widget-auth-test/not-yet-{}-{}",
         std::process::id(),
         now()
     );
-    let t = app(&with(
-        &secret_vars(&rai, &name),
-        &[
+    let t = spawn_app()
+        .rai(rai)
+        .secret(&name)
+        .vars(&[
             ("SESSION_JWKS_URL", &idp.jwks_url()),
             ("RAI_SECRET_TTL_SECONDS", "1"),
-        ],
-    ))
-    .await;
+        ])
+        .await;
     assert!(t.logs.contents().contains("secret_read_failed"));
 
     let token = mint_rs(&claims());
-    t.call(post("/widget-auth").bearer(&token))
+    t.widget_auth(&token)
         .await
         .assert_error(503, "secret_unavailable");
 
@@ -135,29 +114,32 @@ async fn a_missing_secret_answers_503_until_it_exists() {
         .await
         .expect("create the secret");
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let r = t.call(post("/widget-auth").bearer(&token)).await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    let r = t.widget_auth(&token).await;
+    r.assert_ok();
 }
 
 #[tokio::test]
 async fn with_the_session_key_in_an_unreadable_secret_requests_wait_for_it() {
-    let rai = rai_both().await;
+    let rai = ReturningAi::standard().await;
     let name = format!(
         "rai-widget-auth-test/absent-{}-{}",
         std::process::id(),
         now()
     );
-    let t = app(&secret_vars(&rai, &name)).await;
-    t.call(post("/widget-auth").bearer(&mint_hs(&claims())))
+    let t = spawn_app().rai(rai).secret(&name).await;
+    t.widget_auth(&mint_hs(&claims()))
         .await
         .assert_error(503, "secret_unavailable");
 }
 
 #[tokio::test]
 async fn a_secret_without_any_session_key_stops_the_start() {
-    let rai = rai_both().await;
+    let rai = ReturningAi::standard().await;
     let name = create_secret(&json!({ "apiKey": API_KEY }).to_string()).await;
-    let err = try_app(&secret_vars(&rai, &name))
+    let err = spawn_app()
+        .rai(rai)
+        .secret(&name)
+        .try_start()
         .await
         .err()
         .expect("no key source");
@@ -166,37 +148,37 @@ async fn a_secret_without_any_session_key_stops_the_start() {
 
 #[tokio::test]
 async fn a_rotated_api_key_is_picked_up_on_401_and_the_call_retried_once() {
-    let rai = rai().await;
+    let rai = ReturningAi::bare().await;
     Mock::given(method("POST"))
         .and(path(SIGNIN_PATH))
         .and(header("returningai-api-key", "old-key"))
         .respond_with(ResponseTemplate::new(401))
         .expect(1)
-        .mount(&rai)
+        .mount(&rai.server)
         .await;
     Mock::given(method("POST"))
         .and(path(SIGNIN_PATH))
         .and(header("returningai-api-key", "new-key"))
         .respond_with(signin_ok())
         .expect(2)
-        .mount(&rai)
+        .mount(&rai.server)
         .await;
     let secret = |key: &str| json!({ "apiKey": key, "sessionSecret": SESSION_SECRET }).to_string();
     let name = create_secret(&secret("old-key")).await;
-    let t = app(&secret_vars(&rai, &name)).await;
+    let t = spawn_app().rai(rai).secret(&name).await;
     put_secret(&name, &secret("new-key")).await;
 
     let token = mint_hs(&claims());
-    let r = t.call(post("/widget-auth").bearer(&token)).await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    let r = t.widget_auth(&token).await;
+    r.assert_ok();
     // The new key is now the cached one: no second refusal.
-    let r = t.call(post("/widget-auth").bearer(&token)).await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    let r = t.widget_auth(&token).await;
+    r.assert_ok();
 }
 
 #[tokio::test]
 async fn a_rotated_access_key_is_picked_up_on_403() {
-    let rai = rai().await;
+    let rai = ReturningAi::bare().await;
     Mock::given(method("POST"))
         .and(path(EMBED_PATH))
         .and(wiremock::matchers::body_partial_json(
@@ -204,7 +186,7 @@ async fn a_rotated_access_key_is_picked_up_on_403() {
         ))
         .respond_with(ResponseTemplate::new(403))
         .expect(1)
-        .mount(&rai)
+        .mount(&rai.server)
         .await;
     Mock::given(method("POST"))
         .and(path(EMBED_PATH))
@@ -213,55 +195,53 @@ async fn a_rotated_access_key_is_picked_up_on_403() {
         ))
         .respond_with(embed_ok())
         .expect(1)
-        .mount(&rai)
+        .mount(&rai.server)
         .await;
     let secret = |key: &str| {
         json!({ "accessId": ACCESS_ID, "accessKey": key, "sessionSecret": SESSION_SECRET })
             .to_string()
     };
     let name = create_secret(&secret("old")).await;
-    let t = app(&secret_vars(&rai, &name)).await;
+    let t = spawn_app().rai(rai).secret(&name).await;
     put_secret(&name, &secret("new")).await;
-    let r = t
-        .call(post("/embed-token").bearer(&mint_hs(&claims())))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    let r = t.embed_token(&mint_hs(&claims())).await;
+    r.assert_ok();
 }
 
 #[tokio::test]
 async fn a_rotation_that_drops_the_route_credentials_is_not_configured() {
-    let rai = rai_expecting(SIGNIN_PATH, ResponseTemplate::new(401), 1).await;
+    let rai = ReturningAi::expecting(SIGNIN_PATH, ResponseTemplate::new(401), 1).await;
     let name = create_secret(&full_secret()).await;
-    let t = app(&secret_vars(&rai, &name)).await;
+    let t = spawn_app().rai(rai).secret(&name).await;
     put_secret(
         &name,
         &json!({ "sessionSecret": SESSION_SECRET }).to_string(),
     )
     .await;
-    t.call(post("/widget-auth").bearer(&mint_hs(&claims())))
+    t.widget_auth(&mint_hs(&claims()))
         .await
         .assert_error(503, "not_configured");
 }
 
 #[tokio::test]
 async fn an_unchanged_secret_is_not_retried() {
-    let rai = rai_expecting(SIGNIN_PATH, ResponseTemplate::new(401), 1).await;
+    let rai = ReturningAi::expecting(SIGNIN_PATH, ResponseTemplate::new(401), 1).await;
     let name = create_secret(&full_secret()).await;
-    let t = app(&secret_vars(&rai, &name)).await;
-    t.call(post("/widget-auth").bearer(&mint_hs(&claims())))
+    let t = spawn_app().rai(rai).secret(&name).await;
+    t.widget_auth(&mint_hs(&claims()))
         .await
         .assert_error(502, "upstream_error");
 }
 
 #[tokio::test]
 async fn the_last_good_secret_is_kept_when_a_refresh_fails() {
-    let rai = rai_both().await;
+    let rai = ReturningAi::standard().await;
     let name = create_secret(&full_secret()).await;
-    let t = app(&with(
-        &secret_vars(&rai, &name),
-        &[("RAI_SECRET_TTL_SECONDS", "1")],
-    ))
-    .await;
+    let t = spawn_app()
+        .rai(rai)
+        .secret(&name)
+        .vars(&[("RAI_SECRET_TTL_SECONDS", "1")])
+        .await;
     secrets_client()
         .await
         .delete_secret()
@@ -272,25 +252,23 @@ async fn the_last_good_secret_is_kept_when_a_refresh_fails() {
         .expect("delete the secret");
     tokio::time::sleep(Duration::from_millis(1100)).await;
 
-    let r = t
-        .call(post("/widget-auth").bearer(&mint_hs(&claims())))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    let r = t.widget_auth(&mint_hs(&claims())).await;
+    r.assert_ok();
     assert!(t.logs.contents().contains("keeping the last value"));
 }
 
 #[tokio::test]
 async fn the_secret_is_cached_for_its_ttl() {
-    let rai = rai().await;
+    let rai = ReturningAi::bare().await;
     Mock::given(method("POST"))
         .and(path(SIGNIN_PATH))
         .and(header("returningai-api-key", API_KEY))
         .respond_with(signin_ok())
         .expect(2)
-        .mount(&rai)
+        .mount(&rai.server)
         .await;
     let name = create_secret(&full_secret()).await;
-    let t = app(&secret_vars(&rai, &name)).await;
+    let t = spawn_app().rai(rai).secret(&name).await;
     // A new value within the TTL is not seen (nothing refused the cached one).
     put_secret(
         &name,
@@ -298,16 +276,14 @@ async fn the_secret_is_cached_for_its_ttl() {
     )
     .await;
     for _ in 0..2 {
-        let r = t
-            .call(post("/widget-auth").bearer(&mint_hs(&claims())))
-            .await;
-        assert_eq!(r.status, 200, "{}", r.body);
+        let r = t.widget_auth(&mint_hs(&claims())).await;
+        r.assert_ok();
     }
 }
 
 #[tokio::test]
 async fn an_unreachable_secrets_manager_is_503_not_a_crash() {
-    let rai = rai_both().await;
+    let rai = ReturningAi::standard().await;
     let idp = Idp::standard().await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let endpoint = format!("http://{}", closed.local_addr().expect("addr"));
@@ -320,19 +296,50 @@ async fn an_unreachable_secrets_manager_is_503_not_a_crash() {
         ))
         .load()
         .await;
-    let vars = with(
-        &secret_vars(&rai, "rai/unreachable"),
-        &[("SESSION_JWKS_URL", &idp.jwks_url())],
-    );
-    let map: std::collections::HashMap<_, _> = vars.into_iter().collect();
-    let config = Config::from_lookup(|n| map.get(n).cloned()).expect("config");
-    let logs = MemorySink::default();
-    let app = App::init_with(config, Some(&sdk), Logger::to(logs.clone()))
-        .await
-        .expect("init survives an unreachable Secrets Manager");
-    let t = TestApp { app, logs };
+    let t = spawn_app()
+        .rai(rai)
+        .secret("rai/unreachable")
+        .jwks(idp)
+        .aws(sdk)
+        .await;
     assert!(t.logs.contents().contains("secret_read_failed"));
     t.call(post("/widget-auth").bearer(&mint(Algorithm::RS256, &rsa(), Some("rsa-1"), &claims())))
         .await
         .assert_error(503, "secret_unavailable");
+}
+
+#[tokio::test]
+async fn a_request_the_sdk_cannot_build_is_logged_as_such() {
+    // A region that is no host label: the SDK cannot build the endpoint, so it sends nothing.
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us east 1"))
+        .credentials_provider(
+            aws_sdk_secretsmanager::config::SharedCredentialsProvider::new(
+                aws_sdk_secretsmanager::config::Credentials::new(
+                    "testing", "testing", None, None, "test",
+                ),
+            ),
+        )
+        .build();
+    let t = spawn_app()
+        .secret("rai/no-region")
+        .jwks(Idp::standard().await)
+        .aws(sdk)
+        .await;
+    let logs = t.logs.contents();
+    assert!(logs.contains("could not build the request"), "{logs}");
+    assert!(!logs.contains("unreadable response"), "{logs}");
+
+    // No region at all: nothing is sent either, and the log says it is configuration.
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    let t = spawn_app()
+        .secret("rai/no-region")
+        .jwks(Idp::standard().await)
+        .aws(sdk)
+        .await;
+    let logs = t.logs.contents();
+    assert!(logs.contains("region, endpoint or credentials"), "{logs}");
 }

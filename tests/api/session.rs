@@ -7,24 +7,11 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use rai_widget_auth::session::MAX_TOKEN_BYTES;
 
-use crate::support::*;
+use crate::helpers::*;
 
 /// Returning.AI answering every sign-in, so only the session decides the outcome.
-async fn rai_signin() -> MockServer {
-    rai_answering(SIGNIN_PATH, signin_ok()).await
-}
-
-/// A deployment whose keys come from the identity provider's JWKS URL.
-async fn jwks_app(idp: &Idp, rai: &MockServer, extra: &[(&str, &str)]) -> TestApp {
-    let mut vars = with(
-        &local_vars(rai),
-        &[
-            ("SESSION_SECRET", ""),
-            ("SESSION_JWKS_URL", &idp.jwks_url()),
-        ],
-    );
-    vars = with(&vars, extra);
-    app(&vars).await
+async fn rai_signin() -> ReturningAi {
+    ReturningAi::answering(SIGNIN_PATH, signin_ok()).await
 }
 
 #[tokio::test]
@@ -45,14 +32,15 @@ async fn every_accepted_asymmetric_algorithm_verifies() {
     keys.push(jwk("es256", Algorithm::ES256, &ec));
     keys.push(jwk("eddsa", Algorithm::EdDSA, &ed));
     let idp = Idp::start(keys).await;
-    let t = jwks_app(&idp, &rai, &[]).await;
+    let t = spawn_app().rai(rai).jwks(idp).await;
+    let idp = t.idp();
 
     let mut all = cases;
     all.push(("es256", Algorithm::ES256, &ec));
     all.push(("eddsa", Algorithm::EdDSA, &ed));
     for (kid, alg, key) in all {
         let token = mint(alg, key, Some(kid), &claims());
-        let r = t.call(post("/widget-auth").bearer(&token)).await;
+        let r = t.widget_auth(&token).await;
         assert_eq!(r.status, 200, "{alg:?}: {}", r.body);
     }
     assert_eq!(
@@ -67,15 +55,12 @@ async fn oidc_discovery_finds_the_keys() {
     let rai = rai_signin().await;
     let idp = Idp::standard().await;
     let issuer = idp.issuer();
-    let vars = with(
-        &local_vars(&rai),
-        &[
-            ("SESSION_SECRET", ""),
-            ("SESSION_ISSUER", &issuer),
-            ("SESSION_AUDIENCE", "rai-widgets"),
-        ],
-    );
-    let t = app(&vars).await;
+    let t = spawn_app()
+        .rai(rai)
+        .discovery(idp)
+        .var("SESSION_AUDIENCE", "rai-widgets")
+        .await;
+    let idp = t.idp();
     assert_eq!(
         idp.requests_to("/.well-known/openid-configuration").await,
         1
@@ -83,28 +68,23 @@ async fn oidc_discovery_finds_the_keys() {
     assert_eq!(idp.jwks_fetches().await, 1);
 
     let good = claims_with(json!({ "iss": issuer, "aud": "rai-widgets" }));
-    let r = t.call(post("/widget-auth").bearer(&mint_rs(&good))).await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    let r = t.widget_auth(&mint_rs(&good)).await;
+    r.assert_ok();
 
     let wrong_iss = claims_with(json!({ "iss": "https://other.example", "aud": "rai-widgets" }));
-    t.call(post("/widget-auth").bearer(&mint_rs(&wrong_iss)))
+    t.widget_auth(&mint_rs(&wrong_iss))
         .await
         .assert_error(401, "invalid_session");
     let wrong_aud = claims_with(json!({ "iss": issuer, "aud": "someone-else" }));
-    t.call(post("/widget-auth").bearer(&mint_rs(&wrong_aud)))
+    t.widget_auth(&mint_rs(&wrong_aud))
         .await
         .assert_error(401, "invalid_session");
     let no_aud = claims_with(json!({ "iss": issuer }));
-    t.call(post("/widget-auth").bearer(&mint_rs(&no_aud)))
+    t.widget_auth(&mint_rs(&no_aud))
         .await
         .assert_error(401, "invalid_session");
     let list_aud = claims_with(json!({ "iss": issuer, "aud": ["x", "rai-widgets"] }));
-    assert_eq!(
-        t.call(post("/widget-auth").bearer(&mint_rs(&list_aud)))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(t.widget_auth(&mint_rs(&list_aud)).await.status, 200);
 }
 
 #[tokio::test]
@@ -127,31 +107,30 @@ async fn a_discovery_document_for_another_issuer_is_not_trusted() {
         .expect(0)
         .mount(&keys)
         .await;
-    let vars = with(
-        &local_vars(&rai),
-        &[("SESSION_SECRET", ""), ("SESSION_ISSUER", &idp.uri())],
-    );
-    let t = app(&vars).await;
+    let t = spawn_app()
+        .rai(rai)
+        .vars(&[("SESSION_SECRET", ""), ("SESSION_ISSUER", &idp.uri())])
+        .await;
     let token = mint_rs(&claims_with(json!({ "iss": idp.uri() })));
-    let r = t.call(post("/widget-auth").bearer(&token)).await;
+    let r = t.widget_auth(&token).await;
     r.assert_error(502, "upstream_error");
     assert!(t.logs.contents().contains("another issuer"));
 }
 
 #[tokio::test]
 async fn every_bad_token_is_refused() {
-    let rai = rai_never_called().await;
+    let rai = ReturningAi::never_called().await;
     let idp = Idp::standard().await;
     let issuer = idp.issuer();
-    let t = jwks_app(
-        &idp,
-        &rai,
-        &[
+    let t = spawn_app()
+        .rai(rai)
+        .vars(&[
             ("SESSION_ISSUER", &issuer),
             ("SESSION_AUDIENCE", "rai-widgets"),
-        ],
-    )
-    .await;
+        ])
+        .jwks(idp)
+        .await;
+    let idp = t.idp();
     let valid = claims_with(json!({ "iss": issuer, "aud": "rai-widgets" }));
     let with_changes = |changes: Value| changed(&valid, changes);
     let rsa_public_jwk = jwk("rsa-1", Algorithm::RS256, &rsa());
@@ -276,7 +255,7 @@ async fn every_bad_token_is_refused() {
         ("oversized", oversized),
     ];
     for (name, token) in refused {
-        let r = t.call(post("/widget-auth").bearer(&token)).await;
+        let r = t.widget_auth(&token).await;
         assert_eq!(
             (r.status, r.error()),
             (401, "invalid_session"),
@@ -291,7 +270,7 @@ async fn every_bad_token_is_refused() {
     }
     for unverified in [json!(false), json!("false")] {
         let token = mint_rs(&with_changes(json!({ "email_verified": unverified })));
-        t.call(post("/widget-auth").bearer(&token))
+        t.widget_auth(&token)
             .await
             .assert_error(403, "email_not_verified");
     }
@@ -305,14 +284,14 @@ async fn every_bad_token_is_refused() {
 #[tokio::test]
 async fn the_size_cap_is_what_refuses_big_tokens() {
     let rai = rai_signin().await;
-    let t = app(&local_vars(&rai)).await;
+    let t = spawn_app().rai(rai).await;
     let token = |pad: usize| mint_hs(&claims_with(json!({ "pad": "x".repeat(pad) })));
     let under = token(MAX_TOKEN_BYTES / 2);
     assert!(under.len() < MAX_TOKEN_BYTES);
-    let r = t.call(post("/widget-auth").bearer(&under)).await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    let r = t.widget_auth(&under).await;
+    r.assert_ok();
     let over = token(MAX_TOKEN_BYTES);
-    t.call(post("/widget-auth").bearer(&over))
+    t.widget_auth(&over)
         .await
         .assert_error(401, "invalid_session");
     assert!(
@@ -325,14 +304,13 @@ async fn the_size_cap_is_what_refuses_big_tokens() {
 #[tokio::test]
 async fn an_empty_session_header_falls_back_to_the_cookie() {
     let rai = rai_signin().await;
-    let t = app(&with(
-        &local_vars(&rai),
-        &[
+    let t = spawn_app()
+        .rai(rai)
+        .vars(&[
             ("SESSION_HEADER", "x-session-token"),
             ("SESSION_COOKIE", "sid"),
-        ],
-    ))
-    .await;
+        ])
+        .await;
     let token = mint_hs(&claims());
     let r = t
         .call(
@@ -341,7 +319,7 @@ async fn an_empty_session_header_falls_back_to_the_cookie() {
                 .cookie(&format!("sid={token}")),
         )
         .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    r.assert_ok();
 }
 
 #[tokio::test]
@@ -352,14 +330,15 @@ async fn one_kid_for_two_algorithms_finds_the_right_key() {
         jwk("shared-kid", Algorithm::RS256, &rsa()),
     ])
     .await;
-    let t = jwks_app(&idp, &rai, &[]).await;
+    let t = spawn_app().rai(rai).jwks(idp).await;
+    let idp = t.idp();
     for (alg, key) in [(Algorithm::ES256, ec()), (Algorithm::RS256, rsa())] {
         let token = mint(alg, &key, Some("shared-kid"), &claims());
-        let r = t.call(post("/widget-auth").bearer(&token)).await;
+        let r = t.widget_auth(&token).await;
         assert_eq!(r.status, 200, "{alg:?}: {}", r.body);
     }
     let other_alg = mint(Algorithm::EdDSA, &ed(), Some("shared-kid"), &claims());
-    t.call(post("/widget-auth").bearer(&other_alg))
+    t.widget_auth(&other_alg)
         .await
         .assert_error(401, "invalid_session");
     assert_eq!(idp.jwks_fetches().await, 1);
@@ -374,15 +353,14 @@ async fn a_slow_identity_provider_cannot_outlast_the_invocation() {
         .up_to_n_times(1)
         .mount(&idp)
         .await;
-    let vars = with(
-        &local_vars(&rai),
-        &[
+    let t = spawn_app()
+        .rai(rai)
+        .vars(&[
             ("SESSION_SECRET", ""),
             ("SESSION_JWKS_URL", &format!("{}/jwks.json", idp.uri())),
             ("RAI_UPSTREAM_TIMEOUT_MS", "20000"),
-        ],
-    );
-    let t = app(&vars).await;
+        ])
+        .await;
     Mock::given(method("GET"))
         .respond_with(
             ResponseTemplate::new(200)
@@ -416,17 +394,20 @@ async fn a_slow_identity_provider_cannot_outlast_the_invocation() {
 #[tokio::test]
 async fn leeway_applies_to_exp_and_nbf() {
     let rai = rai_signin().await;
-    let base = with(&local_vars(&rai), &[("SESSION_LEEWAY_SECONDS", "120")]);
-    let t = app(&base).await;
-    let just_expired = claims_with(json!({ "exp": now() - 60, "nbf": now() + 60 }));
-    let r = t
-        .call(post("/widget-auth").bearer(&mint_hs(&just_expired)))
+    let t = spawn_app()
+        .rai(rai)
+        .var("SESSION_LEEWAY_SECONDS", "120")
         .await;
+    let just_expired = claims_with(json!({ "exp": now() - 60, "nbf": now() + 60 }));
+    let r = t.widget_auth(&mint_hs(&just_expired)).await;
     assert_eq!(r.status, 200, "within the leeway: {}", r.body);
 
-    let strict = app(&with(&base, &[("SESSION_LEEWAY_SECONDS", "0")])).await;
+    let strict = spawn_app()
+        .rai(rai_signin().await)
+        .var("SESSION_LEEWAY_SECONDS", "0")
+        .await;
     strict
-        .call(post("/widget-auth").bearer(&mint_hs(&just_expired)))
+        .widget_auth(&mint_hs(&just_expired))
         .await
         .assert_error(401, "invalid_session");
 }
@@ -434,10 +415,8 @@ async fn leeway_applies_to_exp_and_nbf() {
 #[tokio::test]
 async fn the_shared_secret_accepts_only_hs256() {
     let rai = rai_signin().await;
-    let t = app(&local_vars(&rai)).await;
-    let ok = t
-        .call(post("/widget-auth").bearer(&mint_hs(&claims())))
-        .await;
+    let t = spawn_app().rai(rai).await;
+    let ok = t.widget_auth(&mint_hs(&claims())).await;
     assert_eq!(ok.status, 200, "{}", ok.body);
     for (alg, key) in [
         (Algorithm::HS384, hs()),
@@ -445,7 +424,7 @@ async fn the_shared_secret_accepts_only_hs256() {
         (Algorithm::RS256, rsa()),
     ] {
         let token = mint(alg, &key, None, &claims());
-        t.call(post("/widget-auth").bearer(&token))
+        t.widget_auth(&token)
             .await
             .assert_error(401, "invalid_session");
     }
@@ -455,7 +434,7 @@ async fn the_shared_secret_accepts_only_hs256() {
         None,
         &claims(),
     );
-    t.call(post("/widget-auth").bearer(&wrong_secret))
+    t.widget_auth(&wrong_secret)
         .await
         .assert_error(401, "invalid_session");
 }
@@ -463,11 +442,10 @@ async fn the_shared_secret_accepts_only_hs256() {
 #[tokio::test]
 async fn header_first_then_cookie() {
     let rai = rai_signin().await;
-    let t = app(&with(
-        &local_vars(&rai),
-        &[("SESSION_COOKIE", "__Host-session")],
-    ))
-    .await;
+    let t = spawn_app()
+        .rai(rai)
+        .vars(&[("SESSION_COOKIE", "__Host-session")])
+        .await;
     let good = mint_hs(&claims());
     let bad = mint_hs(&claims_with(json!({ "exp": now() - 3600 })));
 
@@ -494,7 +472,7 @@ async fn header_first_then_cookie() {
                 .cookie(&format!("__Host-session={bad}")),
         )
         .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    r.assert_ok();
     // A non-Bearer Authorization header is not a session, so the cookie is used.
     let r = t
         .call(
@@ -503,7 +481,7 @@ async fn header_first_then_cookie() {
                 .cookie(&format!("__Host-session={good}")),
         )
         .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    r.assert_ok();
     // Two different session cookies: refuse rather than guess.
     t.call(
         post("/widget-auth")
@@ -524,7 +502,7 @@ async fn header_first_then_cookie() {
 #[tokio::test]
 async fn cookies_are_not_read_unless_configured() {
     let rai = rai_signin().await;
-    let t = app(&local_vars(&rai)).await;
+    let t = spawn_app().rai(rai).await;
     let r = t
         .call(post("/widget-auth").cookie(&format!("session={}", mint_hs(&claims()))))
         .await;
@@ -534,31 +512,30 @@ async fn cookies_are_not_read_unless_configured() {
 #[tokio::test]
 async fn a_custom_header_carries_the_bare_token() {
     let rai = rai_signin().await;
-    let t = app(&with(
-        &local_vars(&rai),
-        &[("SESSION_HEADER", "X-Session-JWT")],
-    ))
-    .await;
+    let t = spawn_app()
+        .rai(rai)
+        .vars(&[("SESSION_HEADER", "X-Session-JWT")])
+        .await;
     let token = mint_hs(&claims());
     let r = t
         .call(post("/widget-auth").header("x-session-jwt", &token))
         .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    r.assert_ok();
     // The default header is no longer read.
-    t.call(post("/widget-auth").bearer(&token))
+    t.widget_auth(&token)
         .await
         .assert_error(401, "missing_session");
 }
 
 #[tokio::test]
 async fn the_email_claim_and_identifiers_are_configurable() {
-    let rai = rai().await;
+    let rai = ReturningAi::bare().await;
     Mock::given(method("POST"))
         .and(path(SIGNIN_PATH))
         .and(wiremock::matchers::header("email", "work@corp.example"))
         .respond_with(signin_ok())
         .expect(1)
-        .mount(&rai)
+        .mount(&rai.server)
         .await;
     Mock::given(method("POST"))
         .and(path(EMBED_PATH))
@@ -567,34 +544,23 @@ async fn the_email_claim_and_identifiers_are_configurable() {
         })))
         .respond_with(embed_ok())
         .expect(1)
-        .mount(&rai)
+        .mount(&rai.server)
         .await;
-    let t = app(&with(
-        &local_vars(&rai),
-        &[
+    let t = spawn_app()
+        .rai(rai)
+        .vars(&[
             ("SESSION_EMAIL_CLAIM", "https://corp.example/email"),
             ("USER_IDENTIFIERS", "data-customer-id=customer_id"),
-        ],
-    ))
-    .await;
+        ])
+        .await;
     let c = claims_with(
         json!({ "https://corp.example/email": "work@corp.example", "customer_id": 12345 }),
     );
-    assert_eq!(
-        t.call(post("/widget-auth").bearer(&mint_hs(&c)))
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        t.call(post("/embed-token").bearer(&mint_hs(&c)))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(t.widget_auth(&mint_hs(&c)).await.status, 200);
+    assert_eq!(t.embed_token(&mint_hs(&c)).await.status, 200);
 
     let missing = claims_with(json!({ "customer_id": null }));
-    t.call(post("/embed-token").bearer(&mint_hs(&missing)))
+    t.embed_token(&mint_hs(&missing))
         .await
         .assert_error(401, "invalid_session");
 }
@@ -603,7 +569,8 @@ async fn the_email_claim_and_identifiers_are_configurable() {
 async fn unknown_kids_cannot_make_the_function_hammer_the_identity_provider() {
     let rai = rai_signin().await;
     let idp = Idp::standard().await;
-    let t = jwks_app(&idp, &rai, &[]).await;
+    let t = spawn_app().rai(rai).jwks(idp).await;
+    let idp = t.idp();
     assert_eq!(idp.jwks_fetches().await, 1);
 
     // Fifty tokens with random kids, half of them at once.
@@ -624,19 +591,14 @@ async fn unknown_kids_cannot_make_the_function_hammer_the_identity_provider() {
         r.assert_error(401, "invalid_session");
     }
     for token in &tokens[25..] {
-        t.call(post("/widget-auth").bearer(token))
+        t.widget_auth(token)
             .await
             .assert_error(401, "invalid_session");
     }
     // The init fetch was moments ago, so the cooldown allows no refetch at all yet.
     assert_eq!(idp.jwks_fetches().await, 1);
     // A good token is still served from the cache.
-    assert_eq!(
-        t.call(post("/widget-auth").bearer(&mint_rs(&claims())))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(t.widget_auth(&mint_rs(&claims())).await.status, 200);
 }
 
 #[tokio::test]
@@ -650,14 +612,13 @@ async fn keys_missing_at_init_are_fetched_later() {
         .up_to_n_times(1)
         .mount(&idp)
         .await;
-    let vars = with(
-        &local_vars(&rai),
-        &[
+    let t = spawn_app()
+        .rai(rai)
+        .vars(&[
             ("SESSION_SECRET", ""),
             ("SESSION_JWKS_URL", &format!("{}/jwks.json", idp.uri())),
-        ],
-    );
-    let t = app(&vars).await;
+        ])
+        .await;
     assert!(t.logs.contents().contains("jwks_fetch_failed"));
     Mock::given(method("GET"))
         .and(path("/jwks.json"))
@@ -668,17 +629,13 @@ async fn keys_missing_at_init_are_fetched_later() {
         .await;
 
     // Right after the failure, the retry interval holds: no keys, no fetch.
-    let r = t
-        .call(post("/widget-auth").bearer(&mint_rs(&claims())))
-        .await;
+    let r = t.widget_auth(&mint_rs(&claims())).await;
     r.assert_error(502, "upstream_error");
     assert_eq!(idp.received_requests().await.unwrap().len(), 1);
 
     tokio::time::sleep(std::time::Duration::from_millis(5100)).await;
-    let r = t
-        .call(post("/widget-auth").bearer(&mint_rs(&claims())))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    let r = t.widget_auth(&mint_rs(&claims())).await;
+    r.assert_ok();
     assert_eq!(idp.received_requests().await.unwrap().len(), 2);
 }
 
@@ -694,13 +651,8 @@ async fn a_key_set_with_unusable_keys_keeps_the_usable_ones() {
         jwk("rsa-1", Algorithm::RS256, &rsa()),
     ])
     .await;
-    let t = jwks_app(&idp, &rai, &[]).await;
-    assert_eq!(
-        t.call(post("/widget-auth").bearer(&mint_rs(&claims())))
-            .await
-            .status,
-        200
-    );
+    let t = spawn_app().rai(rai).jwks(idp).await;
+    assert_eq!(t.widget_auth(&mint_rs(&claims())).await.status, 200);
     // A symmetric key published in the JWKS would let anyone who reads it mint sessions.
     let forged = mint(
         Algorithm::HS256,
@@ -708,7 +660,7 @@ async fn a_key_set_with_unusable_keys_keeps_the_usable_ones() {
         Some("shared"),
         &claims(),
     );
-    t.call(post("/widget-auth").bearer(&forged))
+    t.widget_auth(&forged)
         .await
         .assert_error(401, "invalid_session");
 }
@@ -717,36 +669,31 @@ async fn a_key_set_with_unusable_keys_keeps_the_usable_ones() {
 async fn without_a_kid_exactly_one_key_must_fit() {
     let rai = rai_signin().await;
     let idp = Idp::standard().await;
-    let t = jwks_app(&idp, &rai, &[]).await;
+    let t = spawn_app().rai(rai).jwks(idp).await;
     // One RSA key in the set: a kid-less RS256 token can only mean that one.
     let token = mint(Algorithm::RS256, &rsa(), None, &claims());
-    assert_eq!(
-        t.call(post("/widget-auth").bearer(&token)).await.status,
-        200
-    );
+    assert_eq!(t.widget_auth(&token).await.status, 200);
 
     let two_rsa = Idp::start(vec![
         jwk("rsa-1", Algorithm::RS256, &rsa()),
         jwk("rsa-2", Algorithm::RS256, &rsa_other()),
     ])
     .await;
-    let t = jwks_app(&two_rsa, &rai, &[]).await;
-    t.call(post("/widget-auth").bearer(&token))
+    let t = spawn_app().rai(rai_signin().await).jwks(two_rsa).await;
+    t.widget_auth(&token)
         .await
         .assert_error(401, "invalid_session");
 }
 
 #[tokio::test]
 async fn no_session_key_source_stops_the_start() {
-    let rai = rai().await;
-    let err = try_app(&with(&local_vars(&rai), &[("SESSION_SECRET", "")]))
+    let rai = ReturningAi::bare().await;
+    let err = spawn_app()
+        .rai(rai)
+        .var("SESSION_SECRET", "")
+        .try_start()
         .await
         .err()
         .expect("no key source is a start-up error");
     assert!(err.to_string().starts_with("SESSION_JWKS_URL:"), "{err}");
-}
-
-fn b64(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

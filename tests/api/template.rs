@@ -6,18 +6,22 @@ use std::collections::BTreeSet;
 
 use rai_widget_auth::config::{Config, LOCAL_ONLY_VARIABLES, VARIABLES};
 
-/// The names the code asks for, over both secret modes.
+/// The names the code asks for, over both secret modes. Each configuration must be accepted:
+/// one refused early would have asked for fewer names.
 fn names_the_code_reads() -> BTreeSet<String> {
     let asked = RefCell::new(BTreeSet::new());
     for secret_id in [None, Some("rai/widget")] {
-        let _ = Config::from_lookup(|name| {
+        let config = Config::from_lookup(|name| {
             asked.borrow_mut().insert(name.to_owned());
             match name {
                 "RAI_SECRET_ID" => secret_id.map(str::to_owned),
-                "SESSION_SECRET" => Some("s".into()),
+                "SESSION_SECRET" => Some("a-local-session-secret-of-32-bytes-or-more".into()),
                 _ => None,
             }
         });
+        if let Err(e) = config {
+            panic!("secret id {secret_id:?}: the configuration is refused: {e}");
+        }
     }
     asked.into_inner()
 }

@@ -5,13 +5,12 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use wiremock::ResponseTemplate;
 
-use crate::support::*;
+use crate::helpers::*;
 
 async fn widget_auth_against(response: ResponseTemplate) -> Resp {
-    let rai = rai_answering(SIGNIN_PATH, response).await;
-    let t = app(&local_vars(&rai)).await;
-    t.call(post("/widget-auth").bearer(&mint_hs(&claims())))
-        .await
+    let rai = ReturningAi::answering(SIGNIN_PATH, response).await;
+    let t = spawn_app().rai(rai).await;
+    t.widget_auth(&mint_hs(&claims())).await
 }
 
 #[tokio::test]
@@ -73,52 +72,48 @@ async fn embed_token_needs_data_embed_token() {
         json!({ "data": { "embedToken": null } }),
         json!({ "data": "rai-embed-token" }),
     ] {
-        let rai = rai_answering(
+        let rai = ReturningAi::answering(
             EMBED_PATH,
             ResponseTemplate::new(200).set_body_json(body.clone()),
         )
         .await;
-        let t = app(&local_vars(&rai)).await;
-        t.call(post("/embed-token").bearer(&mint_hs(&claims())))
+        let t = spawn_app().rai(rai).await;
+        t.embed_token(&mint_hs(&claims()))
             .await
             .assert_error(502, "upstream_error");
     }
     // expiresIn is optional upstream; the token alone is passed on.
-    let rai = rai_answering(
+    let rai = ReturningAi::answering(
         EMBED_PATH,
         ResponseTemplate::new(200).set_body_json(json!({ "data": { "embedToken": "t" } })),
     )
     .await;
-    let t = app(&local_vars(&rai)).await;
-    let r = t
-        .call(post("/embed-token").bearer(&mint_hs(&claims())))
-        .await;
+    let t = spawn_app().rai(rai).await;
+    let r = t.embed_token(&mint_hs(&claims())).await;
     assert_eq!(r.body, json!({ "embedToken": "t" }));
 }
 
 #[tokio::test]
 async fn a_slow_upstream_times_out() {
-    let rai = rai_answering(SIGNIN_PATH, signin_ok().set_delay(Duration::from_secs(3))).await;
-    let t = app(&with(
-        &local_vars(&rai),
-        &[("RAI_UPSTREAM_TIMEOUT_MS", "300")],
-    ))
-    .await;
-    let r = t
-        .call(post("/widget-auth").bearer(&mint_hs(&claims())))
+    let rai =
+        ReturningAi::answering(SIGNIN_PATH, signin_ok().set_delay(Duration::from_secs(3))).await;
+    let t = spawn_app()
+        .rai(rai)
+        .vars(&[("RAI_UPSTREAM_TIMEOUT_MS", "300")])
         .await;
+    let r = t.widget_auth(&mint_hs(&claims())).await;
     r.assert_error(504, "upstream_timeout");
 }
 
 #[tokio::test]
 async fn the_invocation_deadline_caps_the_timeout() {
-    let rai = rai_answering(SIGNIN_PATH, signin_ok().set_delay(Duration::from_secs(4))).await;
+    let rai =
+        ReturningAi::answering(SIGNIN_PATH, signin_ok().set_delay(Duration::from_secs(4))).await;
     // The configured timeout is long; the invocation has under a second left.
-    let t = app(&with(
-        &local_vars(&rai),
-        &[("RAI_UPSTREAM_TIMEOUT_MS", "20000")],
-    ))
-    .await;
+    let t = spawn_app()
+        .rai(rai)
+        .vars(&[("RAI_UPSTREAM_TIMEOUT_MS", "20000")])
+        .await;
     let started = Instant::now();
     let r = t
         .call(
@@ -133,12 +128,16 @@ async fn the_invocation_deadline_caps_the_timeout() {
         "answered before the upstream's 4 s: {:?}",
         started.elapsed()
     );
+    // The call was made and cut off by the deadline: its time is logged, not lost.
+    let line = &t.log_lines()[0];
+    let upstream_ms = line["upstreamMs"].as_u64().expect("upstreamMs is a number");
+    assert!((300..800).contains(&upstream_ms), "{line}");
 }
 
 #[tokio::test]
 async fn no_call_is_made_when_the_deadline_has_passed() {
-    let rai = rai_never_called().await;
-    let t = app(&local_vars(&rai)).await;
+    let rai = ReturningAi::never_called().await;
+    let t = spawn_app().rai(rai).await;
     t.call(
         post("/widget-auth")
             .bearer(&mint_hs(&claims()))
@@ -150,7 +149,7 @@ async fn no_call_is_made_when_the_deadline_has_passed() {
 
 #[tokio::test]
 async fn redirects_are_not_followed_with_the_api_key() {
-    let elsewhere = rai_never_called().await;
+    let elsewhere = ReturningAi::never_called().await;
     let r = widget_auth_against(
         ResponseTemplate::new(307).insert_header("location", format!("{}/steal", elsewhere.uri())),
     )
@@ -163,12 +162,11 @@ async fn an_unreachable_upstream_is_502() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", closed.local_addr().expect("addr"));
     drop(closed);
-    let rai = rai().await;
-    let t = app(&with(
-        &local_vars(&rai),
-        &[("RAI_WIDGET_API_URL", &url), ("RAI_API_V2_URL", &url)],
-    ))
-    .await;
+    let rai = ReturningAi::bare().await;
+    let t = spawn_app()
+        .rai(rai)
+        .vars(&[("RAI_WIDGET_API_URL", &url), ("RAI_API_V2_URL", &url)])
+        .await;
     for route in ["/widget-auth", "/embed-token"] {
         let r = t.call(post(route).bearer(&mint_hs(&claims()))).await;
         r.assert_error(502, "upstream_error");

@@ -1,0 +1,155 @@
+//! Session JWTs: parsing, the algorithm check, signature and claim validation.
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, Validation};
+use serde_json::{Map, Value};
+
+use crate::config::{ConfigError, SessionConfig};
+use crate::error::ApiError;
+use crate::log::Logger;
+use crate::secret::SecretStore;
+
+use super::jwk::ASYMMETRIC;
+use super::keys::Keys;
+use super::{invalid, wrong_alg};
+
+pub struct JwtVerifier {
+    /// One validation per accepted algorithm, built once: the claims rules are the same for
+    /// every token, only the algorithm differs.
+    validations: Vec<(Algorithm, Validation)>,
+    leeway_seconds: u64,
+    keys: Keys,
+}
+
+impl JwtVerifier {
+    pub fn new(
+        config: &SessionConfig,
+        http: reqwest::Client,
+        timeout: Duration,
+        log: Logger,
+    ) -> Self {
+        let mut required = vec!["exp"];
+        if config.issuer.is_some() {
+            required.push("iss");
+        }
+        if !config.audience.is_empty() {
+            required.push("aud");
+        }
+        let validation_for = |alg: Algorithm| {
+            let mut validation = Validation::new(alg);
+            validation.leeway = config.leeway_seconds;
+            validation.validate_exp = true;
+            validation.validate_nbf = true;
+            if let Some(issuer) = &config.issuer {
+                validation.set_issuer(&[issuer]);
+            }
+            if config.audience.is_empty() {
+                validation.validate_aud = false;
+            } else {
+                validation.set_audience(&config.audience);
+            }
+            validation.set_required_spec_claims(&required);
+            (alg, validation)
+        };
+        Self {
+            validations: std::iter::once(Algorithm::HS256)
+                .chain(ASYMMETRIC.iter().copied())
+                .map(validation_for)
+                .collect(),
+            leeway_seconds: config.leeway_seconds,
+            keys: Keys::new(config, http, timeout, log),
+        }
+    }
+
+    pub async fn warm_up(&self, secrets: &SecretStore) -> Result<(), ConfigError> {
+        self.keys.warm_up(secrets).await
+    }
+
+    /// Checks the token's signature and claims; returns its claims.
+    pub async fn verify(
+        &self,
+        token: &str,
+        secrets: &SecretStore,
+    ) -> Result<Map<String, Value>, ApiError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| {
+            invalid("the session token is malformed").with_detail(kind_name(e.kind()))
+        })?;
+        // RFC 7515 4.1.11: a critical extension this verifier does not know means refuse.
+        if header.crit.is_some() {
+            return Err(invalid("the session token is not accepted").with_detail("crit header"));
+        }
+        let alg = header.alg;
+        let validation = self
+            .validations
+            .iter()
+            .find_map(|(a, v)| (*a == alg).then_some(v))
+            .ok_or_else(|| wrong_alg(alg))?;
+        let key = self
+            .keys
+            .key_for(header.kid.as_deref(), alg, secrets)
+            .await?;
+        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, validation)
+            .map_err(|e| rejected(e.kind()))?
+            .claims;
+        self.check_iat(&claims)?;
+        Ok(claims)
+    }
+
+    fn check_iat(&self, claims: &Map<String, Value>) -> Result<(), ApiError> {
+        let Some(iat) = claims.get("iat") else {
+            return Ok(());
+        };
+        let Some(iat) = iat.as_f64() else {
+            return Err(
+                invalid("the session token is malformed").with_detail("iat is not a number")
+            );
+        };
+        #[allow(clippy::cast_precision_loss)] // seconds since 1970 fit an f64 exactly
+        let latest = (jsonwebtoken::get_current_timestamp() + self.leeway_seconds) as f64;
+        if iat > latest {
+            return Err(
+                invalid("the session token is not valid yet").with_detail("iat in the future")
+            );
+        }
+        Ok(())
+    }
+}
+
+fn rejected(kind: &jsonwebtoken::errors::ErrorKind) -> ApiError {
+    use jsonwebtoken::errors::ErrorKind as K;
+    let message = match kind {
+        K::ExpiredSignature => "the session token has expired",
+        K::ImmatureSignature => "the session token is not valid yet",
+        K::InvalidIssuer => "the session token has the wrong issuer",
+        K::InvalidAudience => "the session token has the wrong audience",
+        K::MissingRequiredClaim(_) => "the session token lacks a required claim",
+        K::InvalidSignature => "the session token's signature is not valid",
+        K::InvalidAlgorithm | K::InvalidAlgorithmName => "the session token is not accepted",
+        _ => "the session token is malformed",
+    };
+    invalid(message).with_detail(kind_name(kind))
+}
+
+/// A fixed name for the log: the library's own texts can quote parts of the token.
+fn kind_name(kind: &jsonwebtoken::errors::ErrorKind) -> String {
+    use jsonwebtoken::errors::ErrorKind as K;
+    match kind {
+        K::ExpiredSignature => "expired".into(),
+        K::ImmatureSignature => "nbf in the future".into(),
+        K::InvalidIssuer => "wrong iss".into(),
+        K::InvalidAudience => "wrong aud".into(),
+        K::InvalidSubject => "wrong sub".into(),
+        K::MissingRequiredClaim(claim) => format!("missing claim {claim}"),
+        K::InvalidClaimFormat(claim) => format!("malformed claim {claim}"),
+        K::InvalidSignature => "bad signature".into(),
+        K::InvalidAlgorithm | K::InvalidAlgorithmName | K::MissingAlgorithm => {
+            "algorithm not accepted".into()
+        }
+        K::InvalidToken => "not a JWS compact token".into(),
+        K::Base64(_) => "bad base64".into(),
+        K::Json(_) => "bad JSON".into(),
+        K::Utf8(_) => "bad UTF-8".into(),
+        _ => "unverifiable".into(),
+    }
+}
