@@ -313,6 +313,16 @@ fn identifiers(value: &str) -> Result<Vec<(String, String)>, ConfigError> {
     if pairs.is_empty() {
         return Err(ConfigError::new("USER_IDENTIFIERS", "names no identifier"));
     }
+    if let Some((key, _)) = pairs
+        .iter()
+        .enumerate()
+        .find_map(|(i, (key, _))| pairs[..i].iter().find(|(k, _)| k == key))
+    {
+        return Err(ConfigError::new(
+            "USER_IDENTIFIERS",
+            format!("key '{key}' appears more than once"),
+        ));
+    }
     Ok(pairs)
 }
 
@@ -435,6 +445,16 @@ mod tests {
             ),
             (
                 &[BASE, ("USER_IDENTIFIERS", "data-=sub")],
+                "USER_IDENTIFIERS",
+            ),
+            (
+                &[
+                    BASE,
+                    (
+                        "USER_IDENTIFIERS",
+                        "data-id=sub,data-email=email,data-id=oid",
+                    ),
+                ],
                 "USER_IDENTIFIERS",
             ),
             (

@@ -16,6 +16,7 @@ pub mod log;
 pub mod outbound;
 pub mod response;
 pub mod route;
+pub mod runtime_log;
 pub mod secret;
 pub mod session;
 pub mod upstream;

@@ -2,6 +2,7 @@ use std::convert::Infallible;
 use std::process::ExitCode;
 
 use lambda_runtime::{LambdaEvent, service_fn};
+use rai_widget_auth::runtime_log::RuntimeLog;
 use rai_widget_auth::{App, Config, Invocation, log::Logger};
 use serde_json::value::RawValue;
 
@@ -9,6 +10,10 @@ use serde_json::value::RawValue;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let log = Logger::stdout();
+    let runtime_log = RuntimeLog::new(log.clone());
+    runtime_log.install_panic_hook();
+    // Only fails when a subscriber is already set, which nothing here does.
+    let _ = tracing::subscriber::set_global_default(runtime_log);
     let app = match Config::from_env() {
         Ok(config) => App::init(config, log.clone()).await,
         Err(e) => Err(e.into()),

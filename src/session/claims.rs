@@ -10,17 +10,41 @@ use crate::upstream::Identifiers;
 use super::invalid;
 
 /// Who is calling, as a session source vouched for it.
+/// An email address holds at most 320 bytes (RFC 5321: 64 for the local part, 255 for the domain).
+const MAX_EMAIL_BYTES: usize = 320;
+
+/// One `local@domain` and nothing else: the sign-in API gets it in a header, where a list
+/// (`a@x, b@y`), a display name (`Ann <a@x>`), padding or a line break could name someone else
+/// to a parser downstream.
+fn is_plain_address(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    email.len() <= MAX_EMAIL_BYTES
+        && !local.is_empty()
+        && !domain.is_empty()
+        && !domain.contains('@')
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, ',' | '<' | '>'))
+}
+
 #[derive(Debug)]
 pub struct Session {
     claims: Map<String, Value>,
 }
 
 impl Session {
-    /// A session from claims a source has verified; refused when its email is not verified.
+    /// A session from claims a source has verified. A session that says its email is anything
+    /// but verified is refused; one that says nothing about it is not. `true` may come as a
+    /// string, as API Gateway passes authorizer claims.
     pub fn new(claims: Map<String, Value>) -> Result<Self, ApiError> {
-        if matches!(claims.get("email_verified"), Some(Value::Bool(false)))
-            || matches!(claims.get("email_verified"), Some(Value::String(s)) if s == "false")
-        {
+        let verified = match claims.get("email_verified") {
+            None | Some(Value::Bool(true)) => true,
+            Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+            Some(_) => false,
+        };
+        if !verified {
             return Err(ApiError::new(
                 ErrorCode::EmailNotVerified,
                 "the session's email address is not verified",
@@ -35,13 +59,13 @@ impl Session {
             .claims
             .get(claim)
             .and_then(Value::as_str)
-            .filter(|e| !e.is_empty() && e.len() <= 320 && e.contains('@'))
+            .filter(|e| is_plain_address(e))
             .ok_or_else(|| {
-                invalid("the session has no email")
-                    .with_detail(format!("claim '{claim}' missing or not an email"))
+                invalid("the session has no usable email")
+                    .with_detail(format!("claim '{claim}' missing or not one plain address"))
             })?;
         HeaderValue::from_str(email).map_err(|_| {
-            invalid("the session's email cannot be used")
+            invalid("the session has no usable email")
                 .with_detail(format!("claim '{claim}' is not a valid header value"))
         })
     }
@@ -64,5 +88,75 @@ impl Session {
                 Ok((key.clone(), Value::String(value)))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn session(claims: Value) -> Result<Session, ApiError> {
+        let Value::Object(map) = claims else {
+            panic!("claims are an object")
+        };
+        Session::new(map)
+    }
+
+    #[test]
+    fn only_one_plain_address_is_an_email() {
+        for ok in [
+            "a@b.c",
+            "jane.doe+tag@example.co.uk",
+            "u@xn--bcher-kva.example",
+        ] {
+            let s = session(json!({ "email": ok })).unwrap();
+            assert!(s.email("email").is_ok(), "{ok}");
+        }
+        let long = format!("{}@example.com", "a".repeat(320));
+        for bad in [
+            "alice@x, mallory@y",
+            "Alice <alice@x>",
+            "alice@x\tmallory",
+            " alice@x",
+            "alice@x\u{2028}",
+            "a@b@c",
+            "@b.c",
+            "a@",
+            "nobody",
+            "",
+            "a@b.c\r\nx-admin: 1",
+            long.as_str(),
+        ] {
+            let s = session(json!({ "email": bad })).unwrap();
+            let err = s.email("email").expect_err(bad);
+            assert_eq!(err.code, ErrorCode::InvalidSession, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn email_verified_must_be_true_when_present() {
+        for verified in [json!(true), json!("true"), json!("TRUE"), json!("True")] {
+            assert!(
+                session(json!({ "email_verified": verified })).is_ok(),
+                "{verified}"
+            );
+        }
+        assert!(session(json!({})).is_ok(), "absent: not refused");
+        for unverified in [
+            json!(false),
+            json!("false"),
+            json!("False"),
+            json!("FALSE"),
+            json!(0),
+            json!(1),
+            json!(null),
+            json!("no"),
+            json!("yes"),
+            json!(["true"]),
+        ] {
+            let err = session(json!({ "email_verified": unverified })).expect_err("refused");
+            assert_eq!(err.code, ErrorCode::EmailNotVerified, "{unverified}");
+        }
     }
 }

@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, Validation};
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::config::{ConfigError, SessionConfig};
@@ -75,6 +78,12 @@ impl JwtVerifier {
         let header = jsonwebtoken::decode_header(token).map_err(|e| {
             invalid("the session token is malformed").with_detail(kind_name(e.kind()))
         })?;
+        // The library keeps the last of two members of one name; the signer may have meant the
+        // first. Refuse rather than guess (RFC 7515 5.2 lets a verifier refuse).
+        if !header_members_are_unique(token) {
+            return Err(invalid("the session token is malformed")
+                .with_detail("a header member named twice"));
+        }
         // RFC 7515 4.1.11: a critical extension this verifier does not know means refuse.
         if header.crit.is_some() {
             return Err(invalid("the session token is not accepted").with_detail("crit header"));
@@ -89,9 +98,16 @@ impl JwtVerifier {
             .keys
             .key_for(header.kid.as_deref(), alg, secrets)
             .await?;
-        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, validation)
+        let Claims(claims) = jsonwebtoken::decode::<Claims>(token, &key, validation)
             .map_err(|e| rejected(e.kind()))?
             .claims;
+        // The library accepts an array for `iss` and compares its members; an issuer is one
+        // string (RFC 7519 4.1.1).
+        if claims.get("iss").is_some_and(|iss| !iss.is_string()) {
+            return Err(
+                invalid("the session token is malformed").with_detail("iss is not a string")
+            );
+        }
         self.check_iat(&claims)?;
         Ok(claims)
     }
@@ -114,6 +130,60 @@ impl JwtVerifier {
         }
         Ok(())
     }
+}
+
+/// A claims object with no member named twice.
+struct Claims(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for Claims {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Unique;
+        impl<'de> Visitor<'de> for Unique {
+            type Value = Claims;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object with unique members")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Claims, A::Error> {
+                let mut claims = Map::new();
+                while let Some((name, value)) = map.next_entry::<String, Value>()? {
+                    if claims.contains_key(&name) {
+                        return Err(serde::de::Error::custom("a member named twice"));
+                    }
+                    claims.insert(name, value);
+                }
+                Ok(Claims(claims))
+            }
+        }
+        deserializer.deserialize_map(Unique)
+    }
+}
+
+/// Whether the protected header names each member once. Only called on a header the library
+/// could read, so the segment is base64url JSON.
+fn header_members_are_unique(token: &str) -> bool {
+    struct Names;
+    impl<'de> Visitor<'de> for Names {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+            let mut seen: Vec<String> = Vec::new();
+            while let Some((name, IgnoredAny)) = map.next_entry::<String, IgnoredAny>()? {
+                if seen.contains(&name) {
+                    return Ok(false);
+                }
+                seen.push(name);
+            }
+            Ok(true)
+        }
+    }
+    let segment = token.split('.').next().unwrap_or_default();
+    let Ok(json) = URL_SAFE_NO_PAD.decode(segment) else {
+        return false;
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(&json);
+    deserializer.deserialize_map(Names).unwrap_or(false)
 }
 
 fn rejected(kind: &jsonwebtoken::errors::ErrorKind) -> ApiError {

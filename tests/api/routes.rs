@@ -486,3 +486,59 @@ async fn malformed_events_get_a_contract_answer() {
     assert_eq!(lines.len(), 9, "one log line per event: {lines:#?}");
     assert!(lines[..7].iter().all(|l| l["error"] == "bad_request"));
 }
+
+/// A REST API event (payload 1.0) from events/, with its `multiValueHeaders` replaced.
+fn rest_event(headers: serde_json::Value) -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/events/rest-api-widget-auth.json"
+    );
+    let mut event: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("the REST event"))
+            .expect("JSON");
+    // API Gateway puts the last of each header's lines in `headers`.
+    let last: serde_json::Map<String, serde_json::Value> = headers
+        .as_object()
+        .expect("an object")
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_array()
+                    .and_then(|a| a.last())
+                    .cloned()
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    event["headers"] = last.into();
+    event["multiValueHeaders"] = headers;
+    event.to_string()
+}
+
+#[tokio::test]
+async fn a_session_sent_twice_through_a_rest_api_is_refused() {
+    let t = spawn_app().var("SESSION_COOKIE", "sid").await;
+    let good = mint_hs(&claims());
+    let other = mint_hs(&claims_with(json!({ "email": "mallory@evil.example" })));
+    let invocation = post("/").invocation();
+
+    for headers in [
+        json!({ "Authorization": [format!("Bearer {other}"), format!("Bearer {good}")] }),
+        json!({ "Cookie": [format!("sid={other}"), format!("sid={good}")] }),
+        json!({ "cookie": [format!("sid={other}")], "Cookie": [format!("sid={good}")] }),
+    ] {
+        t.send_event(&rest_event(headers.clone()), &invocation)
+            .await
+            .assert_error(401, "invalid_session");
+    }
+    // The same session twice is still that session.
+    let r = t
+        .send_event(
+            &rest_event(json!({ "Cookie": [format!("sid={good}"), format!("sid={good}")] })),
+            &invocation,
+        )
+        .await;
+    r.assert_ok();
+    assert_eq!(t.rai.calls().await, 1);
+}

@@ -253,6 +253,63 @@ async fn every_bad_token_is_refused() {
             mint_rs(&with_changes(json!({ "email": "a@b.c\r\nx-admin: 1" }))),
         ),
         ("oversized", oversized),
+        (
+            "the email named twice",
+            mint_raw(
+                Algorithm::RS256,
+                &rsa(),
+                r#"{"alg":"RS256","kid":"rsa-1"}"#,
+                &raw_claims(
+                    &valid,
+                    r#""email":"mallory@evil.example","email":"jane.doe@example.com""#,
+                ),
+            ),
+        ),
+        (
+            "the kid named twice",
+            mint_raw(
+                Algorithm::RS256,
+                &rsa(),
+                r#"{"alg":"RS256","kid":"unknown","kid":"rsa-1"}"#,
+                &raw_claims(&valid, r#""email":"jane.doe@example.com""#),
+            ),
+        ),
+        (
+            "iss as an array",
+            mint_rs(&with_changes(
+                json!({ "iss": [issuer, "https://other.example"] }),
+            )),
+        ),
+        (
+            "two addresses in the email",
+            mint_rs(&with_changes(
+                json!({ "email": "jane.doe@example.com, mallory@evil.example" }),
+            )),
+        ),
+        (
+            "a display name in the email",
+            mint_rs(&with_changes(
+                json!({ "email": "Jane <jane.doe@example.com>" }),
+            )),
+        ),
+        (
+            "a tab in the email",
+            mint_rs(&with_changes(json!({ "email": "jane.doe@example.com\tx" }))),
+        ),
+        (
+            "a line separator in the email",
+            mint_rs(&with_changes(
+                json!({ "email": "jane.doe@example.com\u{2028}" }),
+            )),
+        ),
+        (
+            "a leading space in the email",
+            mint_rs(&with_changes(json!({ "email": " jane.doe@example.com" }))),
+        ),
+        (
+            "two @ in the email",
+            mint_rs(&with_changes(json!({ "email": "jane@doe@example.com" }))),
+        ),
     ];
     for (name, token) in refused {
         let r = t.widget_auth(&token).await;
@@ -268,12 +325,32 @@ async fn every_bad_token_is_refused() {
             "{name}"
         );
     }
-    for unverified in [json!(false), json!("false")] {
+    for unverified in [
+        json!(false),
+        json!("false"),
+        json!("False"),
+        json!("FALSE"),
+        json!(0),
+        json!("no"),
+    ] {
         let token = mint_rs(&with_changes(json!({ "email_verified": unverified })));
         t.widget_auth(&token)
             .await
             .assert_error(403, "email_not_verified");
     }
+    // `null` is present and not true (and `changed` would remove the member instead).
+    let null = mint_raw(
+        Algorithm::RS256,
+        &rsa(),
+        r#"{"alg":"RS256","kid":"rsa-1"}"#,
+        &raw_claims(
+            &with_changes(json!({ "email_verified": null })),
+            r#""email":"jane.doe@example.com","email_verified":null"#,
+        ),
+    );
+    t.widget_auth(&null)
+        .await
+        .assert_error(403, "email_not_verified");
     assert_eq!(
         idp.requests_to("/attacker-keys").await,
         0,
@@ -696,4 +773,14 @@ async fn no_session_key_source_stops_the_start() {
         .err()
         .expect("no key source is a start-up error");
     assert!(err.to_string().starts_with("SESSION_JWKS_URL:"), "{err}");
+}
+
+/// The JSON text of `claims` without `email`, then `members` (raw JSON members) appended.
+fn raw_claims(claims: &Value, members: &str) -> String {
+    let mut without = claims.clone();
+    if let Some(map) = without.as_object_mut() {
+        map.remove("email");
+    }
+    let text = without.to_string();
+    format!("{},{members}}}", text.trim_end_matches('}'))
 }
