@@ -1,6 +1,7 @@
 //! The application: built once at init, then one [`App::handle`] per invocation.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -22,6 +23,11 @@ use crate::upstream::{EmbedBody, Identifiers, SignInBody, Upstream, UpstreamErro
 
 /// Kept back from the invocation deadline to write the response after an upstream timeout.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
+
+/// How long init waits for the secret and the session keys. Lambda stops an init at 10 s; loading
+/// the AWS configuration and building the clients take milliseconds, so this keeps init well
+/// inside the limit even when Secrets Manager and the identity provider both hang.
+pub const WARM_UP_BUDGET: Duration = Duration::from_secs(4);
 
 /// Why the function could not start. Its `Display` is the one init log line.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +59,7 @@ impl Invocation {
 
 pub struct App {
     sessions: Sessions,
-    secrets: SecretStore,
+    secrets: Arc<SecretStore>,
     upstream: Upstream,
     cors: Option<Cors>,
     email_claim: String,
@@ -89,7 +95,7 @@ impl From<Result<Response, ApiError>> for Outcome {
 enum Prepared {
     /// Answered without Returning.AI (a preflight).
     Answered(Response),
-    Call(Exchange, std::sync::Arc<Credentials>),
+    Call(Exchange, Arc<Credentials>),
 }
 
 impl App {
@@ -112,7 +118,7 @@ impl App {
         log: Logger,
     ) -> Result<Self, InitError> {
         let http = outbound::client()?;
-        let secrets = match (config.secret, aws) {
+        let secrets = Arc::new(match (config.secret, aws) {
             (SecretConfig::SecretsManager { secret_id, ttl }, Some(aws)) => {
                 SecretStore::from_sdk(aws, secret_id, ttl, log.clone())
             }
@@ -126,14 +132,14 @@ impl App {
             (SecretConfig::Environment(credentials), _) => {
                 SecretStore::fixed(credentials, log.clone())
             }
-        };
+        });
         let sessions = Sessions::new(
             &config.session,
             http.clone(),
             config.upstream.timeout,
             log.clone(),
         );
-        sessions.warm_up(&secrets).await?;
+        sessions.warm_up(&secrets, WARM_UP_BUDGET).await?;
         Ok(Self {
             cors: Cors::new(config.cors_origins, &config.session.header),
             upstream: Upstream::new(http, &config.upstream)?,
@@ -285,7 +291,7 @@ impl App {
     async fn call_upstream(
         &self,
         exchange: &Exchange,
-        credentials: std::sync::Arc<Credentials>,
+        credentials: Arc<Credentials>,
         deadline: Option<Instant>,
     ) -> Result<Issued, ApiError> {
         let key = exchange.key(&credentials).ok_or_else(missing_key)?;

@@ -1,5 +1,6 @@
 //! The Returning.AI credentials and the optional session key, read from Secrets Manager and cached.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -156,9 +157,20 @@ pub struct SecretStore {
     source: Source,
     ttl: Duration,
     state: Mutex<State>,
-    /// Held while reading, so concurrent requests that find the cache stale make one call.
+    /// Held while reading, so concurrent requests that find nothing cached make one call.
     reading: tokio::sync::Mutex<()>,
+    /// Set while a background read refreshes a stale value, so there is one at a time.
+    refreshing: AtomicBool,
     log: Logger,
+}
+
+/// What the cache holds for a caller right now.
+enum Cached {
+    Current(Arc<Credentials>),
+    /// Past its TTL: given out at once while one background read refreshes it.
+    Stale(Arc<Credentials>),
+    /// Nothing to give, and a read is due: the caller waits for it.
+    ReadDue,
 }
 
 impl SecretStore {
@@ -187,6 +199,7 @@ impl SecretStore {
                 last_reload: None,
             }),
             reading: tokio::sync::Mutex::new(()),
+            refreshing: AtomicBool::new(false),
             log,
         }
     }
@@ -202,22 +215,47 @@ impl SecretStore {
                 last_reload: None,
             }),
             reading: tokio::sync::Mutex::new(()),
+            refreshing: AtomicBool::new(false),
             log,
         }
     }
 
-    /// The cached credentials, read again once the TTL has passed. When a read fails, the last
-    /// good value is kept (stale beats an outage); only with none at all is this an error.
-    pub async fn get(&self) -> Result<Arc<Credentials>, SecretUnavailable> {
-        if let Some(cached) = self.cached()? {
-            return Ok(cached);
+    /// The cached credentials. Past the TTL they are still given out at once while one
+    /// background read refreshes them, so no caller waits on Secrets Manager while a value is
+    /// cached; when that read fails the last good value stays (stale beats an outage). Only a
+    /// caller with nothing cached waits for a read, and with none possible this is an error.
+    pub async fn get(self: &Arc<Self>) -> Result<Arc<Credentials>, SecretUnavailable> {
+        match self.cached()? {
+            Cached::Current(credentials) => return Ok(credentials),
+            Cached::Stale(credentials) => {
+                self.refresh_in_background();
+                return Ok(credentials);
+            }
+            Cached::ReadDue => {}
         }
         let _reading = self.reading.lock().await;
         // Another request may have read it while this one waited.
-        if let Some(cached) = self.cached()? {
-            return Ok(cached);
+        match self.cached()? {
+            Cached::Current(credentials) | Cached::Stale(credentials) => Ok(credentials),
+            Cached::ReadDue => self.read().await,
         }
-        self.read().await
+    }
+
+    fn refresh_in_background(self: &Arc<Self>) {
+        if self.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let store = Arc::clone(self);
+        tokio::spawn(async move {
+            {
+                let _reading = store.reading.lock().await;
+                if matches!(store.cached(), Ok(Cached::Stale(_))) {
+                    // A failure is logged inside and keeps the stale value.
+                    let _ = store.read().await;
+                }
+            }
+            store.refreshing.store(false, Ordering::Release);
+        });
     }
 
     /// Called when the upstream refused `seen` (401/403): the secret may have been rotated. Reads
@@ -243,16 +281,17 @@ impl SecretStore {
         self.read().await.ok()
     }
 
-    /// `Ok(None)` when a read is due; `Err` when none is due and there is nothing to give.
-    fn cached(&self) -> Result<Option<Arc<Credentials>>, SecretUnavailable> {
+    /// `Err` when there is nothing to give and no read is due (an earlier one failed).
+    fn cached(&self) -> Result<Cached, SecretUnavailable> {
         let state = lock(&self.state);
         let due = state.next_read.is_some_and(|at| Instant::now() >= at);
         match (&state.current, due) {
-            (Some(current), false) => Ok(Some(current.clone())),
+            (Some(current), false) => Ok(Cached::Current(current.clone())),
+            (Some(current), true) => Ok(Cached::Stale(current.clone())),
             (None, false) => Err(SecretUnavailable(
                 "an earlier read failed; waiting before the next try".into(),
             )),
-            (_, true) => Ok(None),
+            (None, true) => Ok(Cached::ReadDue),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Session JWTs: parsing, the algorithm check, signature and claim validation.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -65,15 +66,19 @@ impl JwtVerifier {
         }
     }
 
-    pub async fn warm_up(&self, secrets: &SecretStore) -> Result<(), ConfigError> {
-        self.keys.warm_up(secrets).await
+    pub async fn warm_up(
+        &self,
+        secrets: &Arc<SecretStore>,
+        budget: Duration,
+    ) -> Result<(), ConfigError> {
+        self.keys.warm_up(secrets, budget).await
     }
 
     /// Checks the token's signature and claims; returns its claims.
     pub async fn verify(
         &self,
         token: &str,
-        secrets: &SecretStore,
+        secrets: &Arc<SecretStore>,
     ) -> Result<Map<String, Value>, ApiError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| {
             invalid("the session token is malformed").with_detail(kind_name(e.kind()))

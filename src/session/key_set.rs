@@ -1,5 +1,12 @@
 //! A JWKS fetched at init, cached, and refetched under a cooldown shared by every request.
+//!
+//! Keys older than [`KEYS_MAX_AGE`] still verify at once while one background fetch refreshes
+//! them, so no caller waits on the identity provider for a key it has; while the provider cannot
+//! be reached they stay in use up to [`KEYS_STALE_LIMIT`] after the last good fetch, then no
+//! longer (a revoked key must not live forever). Only a token whose key is not cached (an unknown
+//! `kid`, or no keys at all) waits for a fetch.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,6 +28,9 @@ pub(super) const REFETCH_COOLDOWN: Duration = Duration::from_secs(30);
 const RETRY_WITHOUT_KEYS: Duration = Duration::from_secs(5);
 /// Keys are refreshed after this long, so a key the provider withdrew stops working.
 pub(super) const KEYS_MAX_AGE: Duration = Duration::from_secs(3600);
+/// How long keys stay in use after the last good fetch while the provider cannot be reached: a
+/// day of provider outage is served; a key revoked during it lives at most that long.
+pub const KEYS_STALE_LIMIT: Duration = Duration::from_secs(24 * 3600);
 const MAX_KEY_SET_BYTES: usize = 256 * 1024;
 
 /// Where the key set is published.
@@ -44,7 +54,19 @@ pub struct KeySet {
     state: Mutex<KeyState>,
     /// Held while fetching, so concurrent requests wait for one fetch instead of each making one.
     fetching: tokio::sync::Mutex<()>,
+    /// Set while a background fetch refreshes old keys, so there is one at a time.
+    refreshing: AtomicBool,
     log: Logger,
+}
+
+/// How the cached keys may be used now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Age {
+    Fresh,
+    /// Past [`KEYS_MAX_AGE`]: used while a background fetch refreshes them.
+    Stale,
+    /// Never fetched, or past [`KEYS_STALE_LIMIT`]: not used.
+    Expired,
 }
 
 impl KeySet {
@@ -59,6 +81,7 @@ impl KeySet {
                 last_attempt: None,
             }),
             fetching: tokio::sync::Mutex::new(()),
+            refreshing: AtomicBool::new(false),
             log,
         }
     }
@@ -70,15 +93,20 @@ impl KeySet {
     }
 
     pub async fn key_for(
-        &self,
+        self: &Arc<Self>,
         kid: Option<&str>,
         alg: Algorithm,
     ) -> Result<DecodingKey, ApiError> {
         if !ASYMMETRIC.contains(&alg) {
             return Err(wrong_alg(alg));
         }
-        let (keys, fresh) = self.snapshot();
-        if fresh && let Some(found) = find(&keys, kid, alg) {
+        let (keys, age) = self.snapshot();
+        if age != Age::Expired
+            && let Some(found) = find(&keys, kid, alg)
+        {
+            if age == Age::Stale {
+                self.refresh_in_background();
+            }
             return found;
         }
         {
@@ -87,8 +115,8 @@ impl KeySet {
                 self.fetch().await;
             }
         }
-        let (keys, _) = self.snapshot();
-        if keys.is_empty() {
+        let (keys, age) = self.snapshot();
+        if age == Age::Expired {
             return Err(ApiError::new(
                 ErrorCode::UpstreamError,
                 "the session keys could not be fetched",
@@ -101,15 +129,35 @@ impl KeySet {
         })
     }
 
-    fn snapshot(&self) -> (Arc<Vec<Key>>, bool) {
+    fn snapshot(&self) -> (Arc<Vec<Key>>, Age) {
         let state = lock(&self.state);
-        let fresh = state.fetched.is_some_and(|at| at.elapsed() < KEYS_MAX_AGE);
-        (state.keys.clone(), fresh)
+        let age = match state.fetched.map(|at| at.elapsed()) {
+            Some(age) if age < KEYS_MAX_AGE => Age::Fresh,
+            Some(age) if age < KEYS_STALE_LIMIT => Age::Stale,
+            _ => Age::Expired,
+        };
+        (state.keys.clone(), age)
+    }
+
+    fn refresh_in_background(self: &Arc<Self>) {
+        if self.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let set = Arc::clone(self);
+        tokio::spawn(async move {
+            {
+                let _fetching = set.fetching.lock().await;
+                if set.snapshot().1 != Age::Fresh && set.may_fetch() {
+                    set.fetch().await;
+                }
+            }
+            set.refreshing.store(false, Ordering::Release);
+        });
     }
 
     fn may_fetch(&self) -> bool {
         let state = lock(&self.state);
-        let wait = if state.keys.is_empty() {
+        let wait = if state.fetched.is_none() {
             RETRY_WITHOUT_KEYS
         } else {
             REFETCH_COOLDOWN
@@ -117,22 +165,24 @@ impl KeySet {
         state.last_attempt.is_none_or(|at| at.elapsed() >= wait)
     }
 
-    /// Callers hold `fetching`.
+    /// Callers hold `fetching`. An attempt counts once it ends: one cut short (an init that ran
+    /// out of time) does not hold back the next.
     async fn fetch(&self) {
-        lock(&self.state).last_attempt = Some(Instant::now());
-        match tokio::time::timeout(self.timeout, self.download()).await {
+        let result = tokio::time::timeout(self.timeout, self.download()).await;
+        let mut state = lock(&self.state);
+        state.last_attempt = Some(Instant::now());
+        let why = match result {
             Ok(Ok(keys)) if !keys.is_empty() => {
-                let mut state = lock(&self.state);
                 state.keys = Arc::new(keys);
                 state.fetched = Some(Instant::now());
+                return;
             }
-            Ok(Ok(_)) => {
-                self.log
-                    .event("warn", "jwks_fetch_failed", "the key set has no usable key")
-            }
-            Ok(Err(why)) => self.log.event("warn", "jwks_fetch_failed", &why),
-            Err(_) => self.log.event("warn", "jwks_fetch_failed", "timed out"),
-        }
+            Ok(Ok(_)) => "the key set has no usable key".to_owned(),
+            Ok(Err(why)) => why,
+            Err(_) => "timed out".to_owned(),
+        };
+        drop(state);
+        self.log.event("warn", "jwks_fetch_failed", &why);
     }
 
     async fn download(&self) -> Result<Vec<Key>, String> {
@@ -196,6 +246,7 @@ mod tests {
         // The provider rotates in a new key.
         serve(&server, json!({ "keys": [rsa_jwk("old"), rsa_jwk("new")] })).await;
 
+        let set = Arc::new(set);
         let lookups = (0..10).map(|_| set.key_for(Some("new"), Algorithm::RS256));
         for found in futures::future::join_all(lookups).await {
             assert!(found.is_ok(), "the rotated-in key is found");
@@ -212,17 +263,95 @@ mod tests {
         assert_eq!(server.received_requests().await.unwrap().len(), 1);
     }
 
+    /// Waits (briefly) until the server has seen `n` requests.
+    async fn requests_reach(server: &MockServer, n: usize) {
+        for _ in 0..200 {
+            if server.received_requests().await.unwrap().len() >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the server never saw {n} requests");
+    }
+
     #[tokio::test]
-    async fn keys_older_than_the_max_age_are_refreshed_and_withdrawn_keys_stop_working() {
+    async fn old_keys_answer_at_once_while_one_background_fetch_refreshes_them() {
         let (set, server) = key_set_fetched(
             json!({ "keys": [rsa_jwk("withdrawn")] }),
             KEYS_MAX_AGE + Duration::from_secs(1),
         )
         .await;
-        serve(&server, json!({ "keys": [rsa_jwk("current")] })).await;
-        let found = set.key_for(Some("withdrawn"), Algorithm::RS256).await;
-        assert_eq!(found.err().map(|e| e.code), Some(ErrorCode::InvalidSession));
+        // The provider has withdrawn the key, and answers slowly.
+        server.reset().await;
+        Mock::given(matchers::path("/jwks.json"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({ "keys": [rsa_jwk("current")] }))
+                    .set_delay(Duration::from_millis(300)),
+            )
+            .mount(&server)
+            .await;
+        let set = Arc::new(set);
+        let started = Instant::now();
+        for _ in 0..5 {
+            assert!(
+                set.key_for(Some("withdrawn"), Algorithm::RS256)
+                    .await
+                    .is_ok()
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(300),
+            "answered from the cache, not after the fetch: {:?}",
+            started.elapsed()
+        );
+        requests_reach(&server, 1).await;
+        // Once the refresh lands, the withdrawn key stops working.
+        let mut refused = false;
+        for _ in 0..100 {
+            if set
+                .key_for(Some("withdrawn"), Algorithm::RS256)
+                .await
+                .is_err()
+            {
+                refused = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            refused,
+            "the withdrawn key still verifies after the refresh"
+        );
         assert!(set.key_for(Some("current"), Algorithm::RS256).await.is_ok());
-        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            1,
+            "one fetch"
+        );
+    }
+
+    #[tokio::test]
+    async fn keys_stay_in_use_while_the_provider_is_down_but_not_past_the_stale_limit() {
+        let set = |ago| async move {
+            let (set, server) = key_set_fetched(json!({ "keys": [rsa_jwk("k")] }), ago).await;
+            server.reset().await;
+            Mock::given(matchers::path("/jwks.json"))
+                .respond_with(ResponseTemplate::new(503))
+                .mount(&server)
+                .await;
+            (Arc::new(set), server)
+        };
+        let (within, server) = set(KEYS_STALE_LIMIT - Duration::from_secs(60)).await;
+        assert!(within.key_for(Some("k"), Algorithm::RS256).await.is_ok());
+        requests_reach(&server, 1).await;
+        assert!(within.key_for(Some("k"), Algorithm::RS256).await.is_ok());
+
+        let (past, _server) = set(KEYS_STALE_LIMIT + Duration::from_secs(60)).await;
+        let refused = past.key_for(Some("k"), Algorithm::RS256).await;
+        assert_eq!(
+            refused.err().map(|e| e.code),
+            Some(ErrorCode::UpstreamError)
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! `SESSION_JWKS_URL`; else HS256 with the secret's `sessionSecret` when it has one; else OIDC
 //! discovery from `SESSION_ISSUER`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey};
@@ -44,7 +45,7 @@ impl KeySource {
 pub struct Keys {
     config: SessionConfig,
     /// The key set of `SESSION_JWKS_URL` or of discovery, whichever the configuration allows.
-    key_set: Option<KeySet>,
+    key_set: Option<Arc<KeySet>>,
 }
 
 impl Keys {
@@ -63,32 +64,50 @@ impl Keys {
         };
         Self {
             config: config.clone(),
-            key_set: url.map(|url| KeySet::new(url, http, timeout, log)),
+            key_set: url.map(|url| Arc::new(KeySet::new(url, http, timeout, log))),
         }
     }
 
-    /// At init: reads the secret and the key set together. Which key set applies without a
-    /// JWKS URL is known once the secret is read; an unreadable secret is answered per request.
-    pub async fn warm_up(&self, secrets: &SecretStore) -> Result<(), ConfigError> {
+    /// At init: reads the secret and the key set together, for at most `budget`. Which key set
+    /// applies without a JWKS URL is known once the secret is read. What is not done by then
+    /// goes on in the background, and a request that needs it meanwhile waits for it or gets
+    /// the per-request answer (503 secret_unavailable, 502 when no keys could be had).
+    pub async fn warm_up(
+        &self,
+        secrets: &Arc<SecretStore>,
+        budget: Duration,
+    ) -> Result<(), ConfigError> {
+        let until = tokio::time::Instant::now() + budget;
+        let secret = tokio::spawn({
+            let secrets = Arc::clone(secrets);
+            async move { secrets.get().await }
+        });
         if self.config.jwks_url.is_some() {
-            let (_, ()) = tokio::join!(secrets.get(), self.load());
+            let keys = self.spawn_load();
+            let _ = tokio::time::timeout_at(until, async {
+                let _ = secret.await;
+                if let Some(keys) = keys {
+                    let _ = keys.await;
+                }
+            })
+            .await;
             return Ok(());
         }
-        let Ok(credentials) = secrets.get().await else {
+        let Ok(Ok(Ok(credentials))) = tokio::time::timeout_at(until, secret).await else {
             return Ok(());
         };
         if KeySource::choose(&self.config, credentials.session_secret.is_some())?
             == KeySource::Discovery
+            && let Some(keys) = self.spawn_load()
         {
-            self.load().await;
+            let _ = tokio::time::timeout_at(until, keys).await;
         }
         Ok(())
     }
 
-    async fn load(&self) {
-        if let Some(set) = &self.key_set {
-            set.load().await;
-        }
+    fn spawn_load(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let set = Arc::clone(self.key_set.as_ref()?);
+        Some(tokio::spawn(async move { set.load().await }))
     }
 
     /// The key for a token's `kid` and `alg`, from the source in force.
@@ -96,7 +115,7 @@ impl Keys {
         &self,
         kid: Option<&str>,
         alg: Algorithm,
-        secrets: &SecretStore,
+        secrets: &Arc<SecretStore>,
     ) -> Result<DecodingKey, ApiError> {
         let source = if self.config.jwks_url.is_some() {
             KeySource::KeySetUrl

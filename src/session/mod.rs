@@ -14,6 +14,7 @@ mod jwt;
 mod key_set;
 mod keys;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
@@ -49,9 +50,14 @@ impl Sessions {
         }
     }
 
-    /// At init: fetches what the source needs (the key set), together with the secret.
-    pub async fn warm_up(&self, secrets: &SecretStore) -> Result<(), ConfigError> {
-        self.jwt.warm_up(secrets).await
+    /// At init: fetches what the source needs (the key set), together with the secret, for at
+    /// most `budget`; the rest goes on in the background.
+    pub async fn warm_up(
+        &self,
+        secrets: &Arc<SecretStore>,
+        budget: Duration,
+    ) -> Result<(), ConfigError> {
+        self.jwt.warm_up(secrets, budget).await
     }
 
     /// The caller's verified session. `secrets` supplies the HS256 key when the session secret
@@ -59,7 +65,7 @@ impl Sessions {
     pub async fn verify(
         &self,
         request: &Request,
-        secrets: &SecretStore,
+        secrets: &Arc<SecretStore>,
     ) -> Result<Session, ApiError> {
         let credential = self.locator.find(&request.headers)?;
         let claims = self.jwt.verify(credential.token(), secrets).await?;

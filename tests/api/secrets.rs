@@ -343,3 +343,108 @@ async fn a_request_the_sdk_cannot_build_is_logged_as_such() {
     let logs = t.logs.contents();
     assert!(logs.contains("region, endpoint or credentials"), "{logs}");
 }
+
+#[tokio::test]
+async fn past_its_ttl_the_secret_answers_at_once_while_one_background_read_refreshes_it() {
+    let sm = SlowSecretsManager::start().await;
+    sm.answer(&full_secret(), Duration::ZERO).await;
+    let t = spawn_app()
+        .secret("rai")
+        .var("RAI_SECRET_TTL_SECONDS", "1")
+        .aws(aws_at(&sm.server.uri()).await)
+        .await;
+    assert_eq!(sm.reads().await, 1, "read at init");
+    // Secrets Manager now hangs past the SDK's own limits.
+    sm.answer(&full_secret(), Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        let r = t
+            .call(
+                post("/widget-auth")
+                    .bearer(&mint_hs(&claims()))
+                    .deadline_in(3000),
+            )
+            .await;
+        r.assert_ok();
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "no caller waited on Secrets Manager: {:?}",
+        started.elapsed()
+    );
+    // One background read for the three callers.
+    for _ in 0..100 {
+        if sm.reads().await >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(sm.reads().await, 1);
+}
+
+#[tokio::test]
+async fn init_ends_within_its_budget_when_secrets_manager_hangs() {
+    let sm = SlowSecretsManager::start().await;
+    sm.answer(&full_secret(), Duration::from_secs(30)).await;
+    let started = std::time::Instant::now();
+    let t = spawn_app()
+        .secret("rai")
+        .aws(aws_at(&sm.server.uri()).await)
+        .await;
+    let init = started.elapsed();
+    assert!(
+        init < rai_widget_auth::app::WARM_UP_BUDGET + Duration::from_secs(1),
+        "init took {init:?}"
+    );
+    // What is not ready is answered per request, within the invocation's deadline.
+    let started = std::time::Instant::now();
+    let r = t
+        .call(
+            post("/widget-auth")
+                .bearer(&mint_hs(&claims()))
+                .deadline_in(1500),
+        )
+        .await;
+    assert!(
+        matches!(r.error(), "secret_unavailable" | "upstream_timeout"),
+        "{}",
+        r.body
+    );
+    assert!(started.elapsed() < Duration::from_millis(1500));
+}
+
+#[tokio::test]
+async fn init_ends_within_its_budget_when_discovery_hangs() {
+    let sm = SlowSecretsManager::start().await;
+    sm.answer(&json!({ "apiKey": API_KEY }).to_string(), Duration::ZERO)
+        .await;
+    let idp = wiremock::MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
+        .mount(&idp)
+        .await;
+    let started = std::time::Instant::now();
+    let t = spawn_app()
+        .secret("rai")
+        .vars(&[
+            ("SESSION_ISSUER", &idp.uri()),
+            ("RAI_UPSTREAM_TIMEOUT_MS", "9000"),
+        ])
+        .aws(aws_at(&sm.server.uri()).await)
+        .await;
+    let init = started.elapsed();
+    assert!(
+        init < rai_widget_auth::app::WARM_UP_BUDGET + Duration::from_secs(1),
+        "init took {init:?}"
+    );
+    let r = t
+        .call(
+            post("/widget-auth")
+                .bearer(&mint_rs(&claims_with(json!({ "iss": idp.uri() }))))
+                .deadline_in(1000),
+        )
+        .await;
+    r.assert_error(504, "upstream_timeout");
+}

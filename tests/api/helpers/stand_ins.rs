@@ -225,3 +225,58 @@ pub async fn put_secret(name: &str, value: &str) {
         .await
         .expect("put a new secret value in moto");
 }
+
+/// An AWS configuration for a Secrets Manager at `endpoint` (a stand-in), with test credentials.
+pub async fn aws_at(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .load()
+        .await
+}
+
+/// A Secrets Manager that answers `GetSecretValue` (its JSON 1.1 protocol) as a test says, for
+/// what moto cannot do: hang, or answer slowly.
+pub struct SlowSecretsManager {
+    pub server: MockServer,
+}
+
+impl SlowSecretsManager {
+    pub async fn start() -> Self {
+        Self {
+            server: MockServer::start().await,
+        }
+    }
+
+    /// From now on, answers `value` after `delay`.
+    pub async fn answer(&self, value: &str, delay: std::time::Duration) {
+        self.server.reset().await;
+        Mock::given(method("POST"))
+            .and(header("x-amz-target", "secretsmanager.GetSecretValue"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "application/x-amz-json-1.1")
+                    .set_body_json(json!({
+                        "ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rai-AbCdEf",
+                        "Name": "rai",
+                        "SecretString": value,
+                        "VersionId": "v1",
+                        "CreatedDate": 1.7e9,
+                    }))
+                    .set_delay(delay),
+            )
+            .mount(&self.server)
+            .await;
+    }
+
+    pub async fn reads(&self) -> usize {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .len()
+    }
+}
