@@ -2,6 +2,7 @@
 
 mod events;
 mod helpers;
+mod hostile;
 mod routes;
 mod secrets;
 mod session;
