@@ -56,6 +56,11 @@ done
 # that does not apply is skipped in the resource's Metadata, with its reason.
 "$checkov" "${scanned[@]}" --framework cloudformation --skip-download --compact --quiet
 
+# The README's picture of the dashboard is drawn from the template; it must match it.
+python scripts/dashboard-svg.py template.yaml >"$variants/dashboard.svg"
+cmp -s docs/dashboard.svg "$variants/dashboard.svg" ||
+    { echo "docs/dashboard.svg is out of date: python scripts/dashboard-svg.py template.yaml > docs/dashboard.svg" >&2; exit 1; }
+
 
 build_dir=$CARGO_TARGET_DIR/sam-build
 sam build --template-file template.yaml --build-dir "$build_dir" --build-in-source
