@@ -149,13 +149,13 @@ fn hostile_event(rng: &mut Rng, good: &str) -> String {
                 let token = mangled_token(rng, good);
                 set(
                     &mut event,
-                    &["headers", &header],
+                    &["headers", header],
                     format!("Bearer {token}").into(),
                 );
                 if !v2 {
                     set(
                         &mut event,
-                        &["multiValueHeaders", &header],
+                        &["multiValueHeaders", header],
                         json!([format!("Bearer {token}"), format!("Bearer {}", rng.text(3))]),
                     );
                 }
