@@ -117,6 +117,7 @@ impl App {
         aws: Option<&SdkConfig>,
         log: Logger,
     ) -> Result<Self, InitError> {
+        let log = log.with_metrics(config.metrics.clone());
         let http = outbound::client()?;
         let secrets = Arc::new(match (config.secret, aws) {
             (SecretConfig::SecretsManager { secret_id, ttl }, Some(aws)) => {
@@ -178,7 +179,7 @@ impl App {
             Cors::decorate(origin, &mut response);
         }
         let status = response.status().as_u16();
-        self.log.line(&RequestLine {
+        self.log.request(&RequestLine {
             level: match status {
                 500.. => "error",
                 400.. => "warn",
@@ -186,7 +187,7 @@ impl App {
             },
             request_id: &invocation.request_id,
             route: route.map(Route::name),
-            method: request.as_ref().map(|r| r.method.as_str()),
+            method: request.as_ref().map(|r| method_name(&r.method)),
             status,
             error: error.as_ref().map(|e| e.code.as_str()),
             detail: error.as_ref().and_then(|e| e.detail.as_deref()),
@@ -378,6 +379,23 @@ fn not_configured(detail: &str) -> ApiError {
         "this route is not configured on the server",
     )
     .with_detail(detail)
+}
+
+/// The method for the log: an extension method is the caller's text, which may be anything
+/// (a token, a kilobyte), so it is logged as `other`.
+fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::OPTIONS => "OPTIONS",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
 }
 
 /// Runs `work` until `deadline`; past it, the function's own 504.

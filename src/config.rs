@@ -9,6 +9,7 @@ use std::time::Duration;
 use http::HeaderName;
 use reqwest::Url;
 
+use crate::log::MetricContext;
 use crate::outbound::check_transport;
 use crate::secret::Credentials;
 use crate::session::KeySource;
@@ -30,12 +31,18 @@ pub const VARIABLES: &[&str] = &[
     "SESSION_EMAIL_CLAIM",
     "USER_IDENTIFIERS",
     "CORS_ALLOWED_ORIGINS",
+    "METRICS_NAMESPACE",
+    // Set by Lambda itself.
+    "AWS_LAMBDA_FUNCTION_NAME",
     // Local development only, read when RAI_SECRET_ID is unset.
     "RAI_API_KEY",
     "RAI_ACCESS_ID",
     "RAI_ACCESS_KEY",
     "SESSION_SECRET",
 ];
+
+/// The variables Lambda sets for every function; a template does not.
+pub const SET_BY_LAMBDA: &[&str] = &["AWS_LAMBDA_FUNCTION_NAME"];
 
 /// The variables that hold credentials, only read when `RAI_SECRET_ID` is unset. A deployment
 /// keeps them in Secrets Manager instead.
@@ -73,6 +80,7 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     /// Exact origins allowed to call with credentials; empty means no CORS headers at all.
     pub cors_origins: Vec<String>,
+    pub metrics: MetricContext,
 }
 
 #[derive(Debug, Clone)]
@@ -195,11 +203,22 @@ impl Config {
             KeySource::choose(&session, credentials.session_secret.is_some())?;
         }
 
+        let defaults = MetricContext::default();
+        let metrics = MetricContext {
+            namespace: get("METRICS_NAMESPACE")
+                .map(namespace)
+                .transpose()?
+                .unwrap_or(defaults.namespace),
+            // Any name Lambda accepts is a valid dimension value.
+            function_name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or(defaults.function_name),
+        };
+
         Ok(Self {
             secret,
             session,
             upstream,
             cors_origins,
+            metrics,
         })
     }
 }
@@ -326,6 +345,19 @@ fn identifiers(value: &str) -> Result<Vec<(String, String)>, ConfigError> {
     Ok(pairs)
 }
 
+/// A CloudWatch namespace: 1 to 255 of its characters, not in the `AWS/` space.
+fn namespace(value: String) -> Result<String, ConfigError> {
+    let fits = |c: char| c.is_ascii_alphanumeric() || ".-_/#: ".contains(c);
+    if value.len() <= 255 && value.chars().all(fits) && !value.starts_with("AWS/") {
+        Ok(value)
+    } else {
+        Err(ConfigError::new(
+            "METRICS_NAMESPACE",
+            "not a CloudWatch namespace (up to 255 of A-Z a-z 0-9 . - _ / # : and space, not starting with AWS/)",
+        ))
+    }
+}
+
 fn origin(value: String) -> Result<String, ConfigError> {
     const NAME: &str = "CORS_ALLOWED_ORIGINS";
     if value == "*" {
@@ -388,6 +420,7 @@ mod tests {
         );
         assert_eq!(c.upstream.timeout, Duration::from_millis(5000));
         assert!(c.cors_origins.is_empty());
+        assert_eq!(c.metrics.namespace, "RaiWidgetAuth");
         assert!(matches!(c.secret, SecretConfig::Environment(ref e) if e.session_secret.is_some()));
     }
 
@@ -509,6 +542,14 @@ mod tests {
             ),
             (&[BASE, ("SESSION_HEADER", "bad header")], "SESSION_HEADER"),
             (&[BASE, ("SESSION_COOKIE", "a;b")], "SESSION_COOKIE"),
+            (
+                &[BASE, ("METRICS_NAMESPACE", "AWS/Lambda")],
+                "METRICS_NAMESPACE",
+            ),
+            (
+                &[BASE, ("METRICS_NAMESPACE", "bad{name}")],
+                "METRICS_NAMESPACE",
+            ),
             (
                 &[BASE, ("RAI_COMMUNITY_ID", "../admin")],
                 "RAI_COMMUNITY_ID",

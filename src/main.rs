@@ -1,3 +1,6 @@
+// The runtime's future types nest deeply; the default limit (128) is one feature flag away.
+#![recursion_limit = "256"]
+
 use std::convert::Infallible;
 use std::process::ExitCode;
 

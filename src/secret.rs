@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::lock::lock;
-use crate::log::Logger;
+use crate::log::{Background, Logger};
 
 /// After a failed read, wait this long (or the TTL, when shorter) before trying again, so a
 /// Secrets Manager outage costs one call per interval instead of one per request.
@@ -325,7 +325,7 @@ impl SecretStore {
                     ""
                 };
                 self.log
-                    .event("warn", "secret_read_failed", &format!("{}{kept}", why.0));
+                    .failure(Background::SecretRead, &format!("{}{kept}", why.0));
                 stale.ok_or(why)
             }
         }

@@ -15,7 +15,7 @@ use reqwest::Url;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::lock::lock;
-use crate::log::Logger;
+use crate::log::{Background, Logger};
 use crate::outbound::get_json;
 
 use super::jwk::{ASYMMETRIC, Key, KeySetDocument, find};
@@ -182,7 +182,7 @@ impl KeySet {
             Err(_) => "timed out".to_owned(),
         };
         drop(state);
-        self.log.event("warn", "jwks_fetch_failed", &why);
+        self.log.failure(Background::SessionKeysFetch, &why);
     }
 
     async fn download(&self) -> Result<Vec<Key>, String> {

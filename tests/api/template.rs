@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
-use rai_widget_auth::config::{Config, LOCAL_ONLY_VARIABLES, VARIABLES};
+use rai_widget_auth::config::{Config, LOCAL_ONLY_VARIABLES, SET_BY_LAMBDA, VARIABLES};
 
 /// The names the code asks for, over both secret modes. Each configuration must be accepted:
 /// one refused early would have asked for fewer names.
@@ -62,6 +62,7 @@ fn the_template_sets_every_variable_the_code_reads_and_no_other() {
     let deployed: BTreeSet<String> = names_the_code_reads()
         .into_iter()
         .filter(|v| !LOCAL_ONLY_VARIABLES.contains(&v.as_str()))
+        .filter(|v| !SET_BY_LAMBDA.contains(&v.as_str()))
         .collect();
     let in_template = template_variables(&template);
     let missing: Vec<_> = deployed.difference(&in_template).collect();

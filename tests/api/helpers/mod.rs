@@ -2,6 +2,7 @@
 //! identity provider, the moto secret, the log sink), and events go through the same
 //! `App::handle` the Lambda runtime calls, as JSON.
 
+pub mod emf;
 mod log_sink;
 mod request;
 mod stand_ins;
@@ -176,6 +177,21 @@ impl TestApp {
     /// The log lines, parsed.
     pub fn log_lines(&self) -> Vec<Value> {
         self.logs.lines()
+    }
+}
+
+/// Every line an app wrote is checked when the test is done with it, so that no test can write a
+/// line that is not JSON or not valid EMF.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        for line in self.logs.lines() {
+            if let Err(why) = emf::check(&line) {
+                panic!("a log line that breaks the EMF specification ({why}): {line}");
+            }
+        }
     }
 }
 
