@@ -1,5 +1,6 @@
 //! One integration-test binary (one link instead of one per file).
 
+mod authorizer;
 mod events;
 mod helpers;
 mod routes;
@@ -7,3 +8,4 @@ mod secrets;
 mod session;
 mod template;
 mod upstream;
+mod userinfo;
