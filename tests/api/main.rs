@@ -3,6 +3,7 @@
 mod authorizer;
 mod events;
 mod helpers;
+mod recipes;
 mod routes;
 mod secrets;
 mod session;
