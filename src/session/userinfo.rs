@@ -28,10 +28,15 @@ pub struct Forward {
 impl Forward {
     pub fn new(credential: &Credential<'_>) -> Result<Self, ApiError> {
         match credential {
-            Credential::Header { name, value, .. } => Ok(Self {
-                name: (*name).clone(),
-                value: (*value).clone(),
-            }),
+            Credential::Header { name, value, .. } => {
+                let mut value = (*value).clone();
+                // Kept out of any Debug output of the client.
+                value.set_sensitive(true);
+                Ok(Self {
+                    name: (*name).clone(),
+                    value,
+                })
+            }
             Credential::Cookie { name, raw, .. } => {
                 let mut value = HeaderValue::from_str(&format!("{name}={raw}")).map_err(|_| {
                     invalid("the session token is malformed")
