@@ -29,6 +29,10 @@ pub const VARIABLES: &[&str] = &[
     "SESSION_AUDIENCE",
     "SESSION_LEEWAY_SECONDS",
     "SESSION_EMAIL_CLAIM",
+    "SESSION_USERINFO_URL",
+    "SESSION_USERINFO_POINTER",
+    "SESSION_USERINFO_TTL_SECONDS",
+    "SESSION_FROM_AUTHORIZER",
     "USER_IDENTIFIERS",
     "CORS_ALLOWED_ORIGINS",
     "METRICS_NAMESPACE",
@@ -105,6 +109,28 @@ pub struct SessionConfig {
     pub email_claim: String,
     /// `(data-key, claim)` pairs sent to the access-key API as `userIdentifiers`.
     pub identifiers: Vec<(String, String)>,
+    /// Where sessions come from; the JWT fields above apply only to [`SessionSource::Jwt`].
+    pub source: SessionSource,
+}
+
+/// The one session source, chosen in the contract's order: authorizer, userinfo, JWT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionSource {
+    /// `SESSION_FROM_AUTHORIZER=true`: the claims an API Gateway authorizer verified.
+    Authorizer,
+    /// `SESSION_USERINFO_URL`: the site's own endpoint vouches for the credential.
+    Userinfo(UserinfoConfig),
+    /// Session JWTs, with the key source of [`KeySource`].
+    Jwt,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserinfoConfig {
+    pub url: Url,
+    /// A JSON pointer (RFC 6901) to the claims object inside the answer, e.g. `/user`.
+    pub pointer: Option<String>,
+    /// How long an answer is reused for the same credential; zero turns the cache off.
+    pub ttl: Duration,
 }
 
 impl SessionConfig {
@@ -176,6 +202,25 @@ impl Config {
                     .as_deref()
                     .unwrap_or("data-email=email"),
             )?,
+            source: SessionSource::Jwt,
+        };
+        // Read before any of them is judged, so that every variable is asked for in every
+        // configuration (the template test counts on it) and a conflict can name both sides.
+        let from_authorizer = flag(get("SESSION_FROM_AUTHORIZER"), "SESSION_FROM_AUTHORIZER")?;
+        let userinfo_url = get("SESSION_USERINFO_URL");
+        let userinfo_pointer = get("SESSION_USERINFO_POINTER")
+            .map(json_pointer)
+            .transpose()?;
+        let userinfo_ttl = bounded(&get, "SESSION_USERINFO_TTL_SECONDS", 60, 0..=300)?;
+        let session = SessionConfig {
+            source: session_source(
+                from_authorizer,
+                userinfo_url.as_deref(),
+                userinfo_pointer,
+                Duration::from_secs(userinfo_ttl),
+                session.jwks_url.is_some(),
+            )?,
+            ..session
         };
 
         let timeout_ms = bounded(&get, "RAI_UPSTREAM_TIMEOUT_MS", 5000, 1..=900_000)?;
@@ -198,15 +243,18 @@ impl Config {
             .unwrap_or_default();
 
         // In local mode the environment already says whether there is a session secret; a
-        // Secrets Manager secret is checked once it has been read (at init).
-        if let SecretConfig::Environment(credentials) = &secret {
+        // Secrets Manager secret is checked once it has been read (at init). Only JWT sessions
+        // need keys.
+        if let (SecretConfig::Environment(credentials), SessionSource::Jwt) =
+            (&secret, &session.source)
+        {
             KeySource::choose(&session, credentials.session_secret.is_some())?;
         }
 
         let defaults = MetricContext::default();
         let metrics = MetricContext {
             namespace: get("METRICS_NAMESPACE")
-                .map(namespace)
+                .map(metrics_namespace)
                 .transpose()?
                 .unwrap_or(defaults.namespace),
             // Any name Lambda accepts is a valid dimension value.
@@ -248,6 +296,100 @@ fn bounded(
     } else {
         Err(ConfigError::new(name, problem()))
     }
+}
+
+/// The contract's order: the authorizer, then userinfo, then JWT. Two sources configured at once
+/// is a start-up error naming both variables, rather than one silently winning: whoever set the
+/// other expected it to be in force.
+fn session_source(
+    from_authorizer: bool,
+    userinfo_url: Option<&str>,
+    pointer: Option<String>,
+    ttl: Duration,
+    has_jwks_url: bool,
+) -> Result<SessionSource, ConfigError> {
+    const BOTH: &str = "choose one session source";
+    if from_authorizer {
+        if userinfo_url.is_some() {
+            return Err(ConfigError::new(
+                "SESSION_FROM_AUTHORIZER",
+                format!("set together with SESSION_USERINFO_URL: {BOTH}"),
+            ));
+        }
+        if has_jwks_url {
+            return Err(ConfigError::new(
+                "SESSION_FROM_AUTHORIZER",
+                format!("set together with SESSION_JWKS_URL: {BOTH}"),
+            ));
+        }
+        return Ok(SessionSource::Authorizer);
+    }
+    let Some(value) = userinfo_url else {
+        return Ok(SessionSource::Jwt);
+    };
+    if has_jwks_url {
+        return Err(ConfigError::new(
+            "SESSION_USERINFO_URL",
+            format!("set together with SESSION_JWKS_URL: {BOTH}"),
+        ));
+    }
+    Ok(SessionSource::Userinfo(UserinfoConfig {
+        url: url("SESSION_USERINFO_URL", value)?,
+        pointer,
+        ttl,
+    }))
+}
+
+/// `true` or `false`, in any case; anything else is refused rather than guessed at.
+fn flag(value: Option<String>, name: &'static str) -> Result<bool, ConfigError> {
+    match value {
+        None => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(_) => Err(ConfigError::new(name, "must be true or false")),
+    }
+}
+
+/// An RFC 6901 JSON pointer: empty (unset here) or `/`-separated tokens where `~` is only ever
+/// `~0` or `~1`.
+fn json_pointer(value: String) -> Result<String, ConfigError> {
+    const NAME: &str = "SESSION_USERINFO_POINTER";
+    if !value.starts_with('/') {
+        return Err(ConfigError::new(
+            NAME,
+            "not a JSON pointer: it starts with '/', e.g. /user",
+        ));
+    }
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c == '~' && !matches!(chars.next(), Some('0' | '1')) {
+            return Err(ConfigError::new(
+                NAME,
+                "not a JSON pointer: '~' must be followed by 0 or 1",
+            ));
+        }
+    }
+    Ok(value)
+}
+
+/// CloudWatch's rules for a namespace: 1 to 255 of letters, digits and `.-_/#:` or space, not
+/// starting with the `AWS/` that AWS services keep for themselves.
+fn metrics_namespace(value: String) -> Result<String, ConfigError> {
+    const NAME: &str = "METRICS_NAMESPACE";
+    let fits = |b: u8| b.is_ascii_alphanumeric() || b".-_/#: ".contains(&b);
+    if value.len() > 255 || !value.bytes().all(fits) {
+        return Err(ConfigError::new(
+            NAME,
+            "must be 1 to 255 letters, digits, spaces or . - _ / # :",
+        ));
+    }
+    if value.starts_with("AWS/") {
+        return Err(ConfigError::new(
+            NAME,
+            "may not start with AWS/ (reserved for AWS services)",
+        ));
+    }
+    Ok(value)
 }
 
 fn comma_list(value: &str) -> Vec<String> {
@@ -343,19 +485,6 @@ fn identifiers(value: &str) -> Result<Vec<(String, String)>, ConfigError> {
         ));
     }
     Ok(pairs)
-}
-
-/// A CloudWatch namespace: 1 to 255 of its characters, not in the `AWS/` space.
-fn namespace(value: String) -> Result<String, ConfigError> {
-    let fits = |c: char| c.is_ascii_alphanumeric() || ".-_/#: ".contains(c);
-    if value.len() <= 255 && value.chars().all(fits) && !value.starts_with("AWS/") {
-        Ok(value)
-    } else {
-        Err(ConfigError::new(
-            "METRICS_NAMESPACE",
-            "not a CloudWatch namespace (up to 255 of A-Z a-z 0-9 . - _ / # : and space, not starting with AWS/)",
-        ))
-    }
 }
 
 fn origin(value: String) -> Result<String, ConfigError> {
@@ -543,10 +672,6 @@ mod tests {
             (&[BASE, ("SESSION_HEADER", "bad header")], "SESSION_HEADER"),
             (&[BASE, ("SESSION_COOKIE", "a;b")], "SESSION_COOKIE"),
             (
-                &[BASE, ("METRICS_NAMESPACE", "AWS/Lambda")],
-                "METRICS_NAMESPACE",
-            ),
-            (
                 &[BASE, ("METRICS_NAMESPACE", "bad{name}")],
                 "METRICS_NAMESPACE",
             ),
@@ -596,5 +721,175 @@ mod tests {
         );
         assert_eq!(c.session.audience, vec!["widgets", "portal"]);
         assert_eq!(c.session.header.as_str(), "x-session");
+    }
+
+    #[test]
+    fn the_session_source_follows_the_contracts_order() {
+        let c = parse(&[BASE]).unwrap();
+        assert_eq!(c.session.source, SessionSource::Jwt);
+
+        let c = parse(&[("SESSION_FROM_AUTHORIZER", "true")]).unwrap();
+        assert_eq!(
+            c.session.source,
+            SessionSource::Authorizer,
+            "no JWT keys needed"
+        );
+        let c = parse(&[BASE, ("SESSION_FROM_AUTHORIZER", "FALSE")]).unwrap();
+        assert_eq!(c.session.source, SessionSource::Jwt);
+
+        let c = parse(&[("SESSION_USERINFO_URL", "https://www.example.com/api/me")]).unwrap();
+        assert_eq!(
+            c.session.source,
+            SessionSource::Userinfo(UserinfoConfig {
+                url: Url::parse("https://www.example.com/api/me").unwrap(),
+                pointer: None,
+                ttl: Duration::from_secs(60),
+            }),
+            "no JWT keys needed, default TTL 60 s"
+        );
+        let c = parse(&[
+            ("SESSION_USERINFO_URL", "http://127.0.0.1:3000/me"),
+            ("SESSION_USERINFO_POINTER", "/data/user~1profile"),
+            ("SESSION_USERINFO_TTL_SECONDS", "0"),
+        ])
+        .unwrap();
+        match c.session.source {
+            SessionSource::Userinfo(u) => {
+                assert_eq!(u.url.as_str(), "http://127.0.0.1:3000/me");
+                assert_eq!(u.pointer.as_deref(), Some("/data/user~1profile"));
+                assert_eq!(u.ttl, Duration::ZERO);
+            }
+            other => panic!("expected userinfo, got {other:?}"),
+        }
+        let c = parse(&[
+            ("SESSION_USERINFO_URL", "https://id.example.com/userinfo"),
+            ("SESSION_USERINFO_TTL_SECONDS", "300"),
+        ])
+        .unwrap();
+        assert!(
+            matches!(c.session.source, SessionSource::Userinfo(u) if u.ttl == Duration::from_secs(300))
+        );
+    }
+
+    #[test]
+    fn two_session_sources_stop_the_function_naming_both() {
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: &[Case] = &[
+            (
+                &[
+                    ("SESSION_FROM_AUTHORIZER", "true"),
+                    ("SESSION_USERINFO_URL", "https://www.example.com/me"),
+                ],
+                "SESSION_FROM_AUTHORIZER",
+                "SESSION_USERINFO_URL",
+            ),
+            (
+                &[
+                    ("SESSION_FROM_AUTHORIZER", "True"),
+                    ("SESSION_JWKS_URL", "https://id.example.com/jwks.json"),
+                ],
+                "SESSION_FROM_AUTHORIZER",
+                "SESSION_JWKS_URL",
+            ),
+            (
+                &[
+                    ("SESSION_USERINFO_URL", "https://www.example.com/me"),
+                    ("SESSION_JWKS_URL", "https://id.example.com/jwks.json"),
+                ],
+                "SESSION_USERINFO_URL",
+                "SESSION_JWKS_URL",
+            ),
+        ];
+        for (vars, variable, other) in cases {
+            let err = parse(vars).expect_err(&format!("{vars:?} should be refused"));
+            assert_eq!(err.variable, *variable, "{err}");
+            let line = err.to_string();
+            assert!(line.contains(variable) && line.contains(other), "{line}");
+        }
+    }
+
+    #[test]
+    fn wrong_session_source_values_name_their_variable() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[BASE, ("SESSION_FROM_AUTHORIZER", "yes")],
+                "SESSION_FROM_AUTHORIZER",
+            ),
+            (
+                &[BASE, ("SESSION_FROM_AUTHORIZER", "1")],
+                "SESSION_FROM_AUTHORIZER",
+            ),
+            (
+                &[("SESSION_USERINFO_URL", "http://www.example.com/me")],
+                "SESSION_USERINFO_URL",
+            ),
+            (&[("SESSION_USERINFO_URL", "/me")], "SESSION_USERINFO_URL"),
+            (
+                &[("SESSION_USERINFO_URL", "ftp://www.example.com/me")],
+                "SESSION_USERINFO_URL",
+            ),
+            (
+                &[BASE, ("SESSION_USERINFO_TTL_SECONDS", "301")],
+                "SESSION_USERINFO_TTL_SECONDS",
+            ),
+            (
+                &[BASE, ("SESSION_USERINFO_TTL_SECONDS", "-1")],
+                "SESSION_USERINFO_TTL_SECONDS",
+            ),
+            (
+                &[BASE, ("SESSION_USERINFO_TTL_SECONDS", "1m")],
+                "SESSION_USERINFO_TTL_SECONDS",
+            ),
+            (
+                &[BASE, ("SESSION_USERINFO_POINTER", "user")],
+                "SESSION_USERINFO_POINTER",
+            ),
+            (
+                &[BASE, ("SESSION_USERINFO_POINTER", "/a~2b")],
+                "SESSION_USERINFO_POINTER",
+            ),
+            (
+                &[BASE, ("SESSION_USERINFO_POINTER", "/a~")],
+                "SESSION_USERINFO_POINTER",
+            ),
+            (
+                &[BASE, ("METRICS_NAMESPACE", "AWS/Lambda")],
+                "METRICS_NAMESPACE",
+            ),
+            (
+                &[BASE, ("METRICS_NAMESPACE", "Rai\u{e9}")],
+                "METRICS_NAMESPACE",
+            ),
+            (&[BASE, ("METRICS_NAMESPACE", "a\tb")], "METRICS_NAMESPACE"),
+            (
+                &[BASE, ("METRICS_NAMESPACE", &"n".repeat(256))],
+                "METRICS_NAMESPACE",
+            ),
+        ];
+        for (vars, variable) in cases {
+            let err = parse(vars).expect_err(&format!("{vars:?} should be refused"));
+            assert_eq!(err.variable, *variable, "{vars:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_metrics_namespace_has_a_default_and_takes_cloudwatchs_characters() {
+        assert_eq!(parse(&[BASE]).unwrap().metrics.namespace, "RaiWidgetAuth");
+        let ns = "Acme/Widgets-prod_1.0 #a:b";
+        assert_eq!(
+            parse(&[BASE, ("METRICS_NAMESPACE", ns)])
+                .unwrap()
+                .metrics
+                .namespace,
+            ns
+        );
+        let longest = "n".repeat(255);
+        assert_eq!(
+            parse(&[BASE, ("METRICS_NAMESPACE", &longest)])
+                .unwrap()
+                .metrics
+                .namespace,
+            longest
+        );
     }
 }

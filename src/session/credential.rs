@@ -19,8 +19,12 @@ pub enum Credential<'r> {
         value: &'r HeaderValue,
         token: &'r str,
     },
-    /// The session cookie's value (unquoted).
-    Cookie { name: &'r str, token: &'r str },
+    /// The session cookie: `token` is its value unquoted, `raw` as it arrived (quotes kept).
+    Cookie {
+        name: &'r str,
+        token: &'r str,
+        raw: &'r str,
+    },
 }
 
 impl<'r> Credential<'r> {
@@ -49,10 +53,10 @@ impl Locator {
         let found = match self.header_token(headers)? {
             Some(found) => found,
             None => match &self.cookie {
-                Some(name) => Credential::Cookie {
-                    name,
-                    token: cookie(headers, name)?,
-                },
+                Some(name) => {
+                    let (token, raw) = cookie(headers, name)?;
+                    Credential::Cookie { name, token, raw }
+                }
                 None => return Err(missing()),
             },
         };
@@ -106,11 +110,11 @@ fn bearer(value: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// The value of cookie `name` across every `Cookie` header. The same name twice with different
-/// values is refused: picking one could sign the user in as whoever planted the other (cookie
-/// tossing from a sibling subdomain).
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, ApiError> {
-    let mut found: Option<&'h str> = None;
+/// The value of cookie `name` across every `Cookie` header, unquoted and as it arrived. The same
+/// name twice with different values is refused: picking one could sign the user in as whoever
+/// planted the other (cookie tossing from a sibling subdomain).
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Result<(&'h str, &'h str), ApiError> {
+    let mut found: Option<(&'h str, &'h str)> = None;
     for header_value in headers.get_all(header::COOKIE) {
         for pair in header_value.as_bytes().split(|&b| b == b';') {
             let Some(eq) = pair.iter().position(|&b| b == b'=') else {
@@ -119,24 +123,23 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, ApiError> {
             if pair[..eq].trim_ascii() != name.as_bytes() {
                 continue;
             }
-            let raw = pair[eq + 1..].trim_ascii();
-            let raw = raw
-                .strip_prefix(b"\"")
-                .and_then(|r| r.strip_suffix(b"\""))
-                .unwrap_or(raw);
-            let value = std::str::from_utf8(raw).map_err(|_| {
+            let raw = std::str::from_utf8(pair[eq + 1..].trim_ascii()).map_err(|_| {
                 invalid("the session token is malformed").with_detail("session cookie is not UTF-8")
             })?;
+            let value = raw
+                .strip_prefix('"')
+                .and_then(|r| r.strip_suffix('"'))
+                .unwrap_or(raw);
             match found {
-                Some(earlier) if earlier != value => {
+                Some((earlier, _)) if earlier != value => {
                     return Err(invalid("more than one session cookie")
                         .with_detail("session cookie sent twice with different values"));
                 }
-                _ => found = Some(value),
+                _ => found = Some((value, raw)),
             }
         }
     }
-    found.filter(|v| !v.is_empty()).ok_or_else(missing)
+    found.filter(|(v, _)| !v.is_empty()).ok_or_else(missing)
 }
 
 #[cfg(test)]
@@ -157,9 +160,9 @@ mod tests {
     #[test]
     fn cookies_are_found_across_headers_and_quotes() {
         let h = headers(&[("cookie", b"a=1; sid=\"tok\""), ("cookie", b"b=2")]);
-        assert_eq!(cookie(&h, "sid").unwrap(), "tok");
+        assert_eq!(cookie(&h, "sid").unwrap(), ("tok", "\"tok\""));
         let h = headers(&[("cookie", b"sid=tok; sid=tok")]);
-        assert_eq!(cookie(&h, "sid").unwrap(), "tok");
+        assert_eq!(cookie(&h, "sid").unwrap(), ("tok", "tok"));
     }
 
     #[test]
@@ -211,7 +214,8 @@ mod tests {
             locator.find(&h).unwrap(),
             Credential::Cookie {
                 name: "sid",
-                token: "c"
+                token: "c",
+                raw: "c"
             }
         ));
     }

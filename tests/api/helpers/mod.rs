@@ -72,6 +72,18 @@ impl Spawn {
         self
     }
 
+    /// Sessions from API Gateway authorizer claims (no session secret, no keys).
+    pub fn authorizer(self) -> Self {
+        self.var("SESSION_SECRET", "")
+            .var("SESSION_FROM_AUTHORIZER", "true")
+    }
+
+    /// Sessions from the site's userinfo endpoint at `url` (no session secret, no keys).
+    pub fn userinfo(self, url: &str) -> Self {
+        self.var("SESSION_SECRET", "")
+            .var("SESSION_USERINFO_URL", url)
+    }
+
     /// A Secrets Manager deployment: the credentials only in the secret named `secret_id`.
     pub fn secret(mut self, secret_id: &str) -> Self {
         for local in [

@@ -280,3 +280,49 @@ impl SlowSecretsManager {
             .len()
     }
 }
+
+/// Never in a response or a log line: it is in every userinfo answer of the stand-in.
+pub const USERINFO_PRIVATE: &str = "userinfo-private-marker";
+
+/// A healthy userinfo answer for `EMAIL`, with a field the function must never pass on.
+pub fn userinfo_ok() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "sub": "user-1",
+        "email": EMAIL,
+        "email_verified": true,
+        "note": USERINFO_PRIVATE,
+    }))
+}
+
+/// A site's own `/api/me` endpoint (Rails, Django, Express...): plain HTTP on loopback, as a
+/// local demo would run it.
+pub struct Site {
+    pub server: MockServer,
+}
+
+impl Site {
+    /// Gives `response` to every GET of `/api/me`.
+    pub async fn answering(response: ResponseTemplate) -> Self {
+        let site = Self {
+            server: MockServer::start().await,
+        };
+        Mock::given(method("GET"))
+            .and(path("/api/me"))
+            .respond_with(response)
+            .mount(&site.server)
+            .await;
+        site
+    }
+
+    pub fn me_url(&self) -> String {
+        format!("{}/api/me", self.server.uri())
+    }
+
+    pub async fn requests(&self) -> Vec<wiremock::Request> {
+        self.server.received_requests().await.unwrap_or_default()
+    }
+
+    pub async fn calls(&self) -> usize {
+        self.requests().await.len()
+    }
+}
