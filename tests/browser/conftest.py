@@ -122,7 +122,16 @@ class Stack:
         return [line for line in lines if isinstance(line, dict) and "status" in line]
 
     def logged(self, **match):
+        """How many request lines match, e.g. logged(method="OPTIONS", status=204)."""
         return sum(all(line.get(k) == v for k, v in match.items()) for line in self.function_log())
+
+    def logged_at_least(self, count, **match):
+        """As logged(), after waiting (up to 5 s) for `count` lines: rai-dev copies the function's
+        output to its log a moment after the function wrote it, possibly after the answer."""
+        deadline = time.monotonic() + 5
+        while (seen := self.logged(**match)) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return seen
 
     def mint(self, email):
         return rai_dev("mint", "--env-file", self.credentials, "--email", email)
