@@ -21,7 +21,7 @@ trap 'stop_started; rm -rf "$work"' EXIT
 start_moto "$work/moto.log"
 
 status=0
-cargo test --workspace "$@" || status=$?
+cargo test --workspace --no-fail-fast "$@" || status=$?
 # Last, so that pytest's summary line closes the output.
 RAI_TARGET_DIR=$target_dir "$venv/bin/python" -m pytest tests/browser -q -p no:cacheprovider || status=$?
 exit "$status"
