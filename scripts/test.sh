@@ -1,39 +1,27 @@
 #!/usr/bin/env bash
-# Runs every test: starts moto's Secrets Manager server on a free loopback port, points the
-# AWS SDK at it, and runs the Rust tests (unit and integration). Extra arguments go to cargo test.
+# Runs every test. Installs what it needs first: a virtualenv under the target dir with the
+# pinned tools of scripts/requirements-test.txt (moto, pytest, Playwright) and Debian's chromium
+# (apt-get, as root). Then: the Rust tests (unit, integration, the built binary under the Runtime
+# API stand-in) with moto's Secrets Manager on a free loopback port, and the browser tests
+# (tests/browser, Chromium against the release binary). Extra arguments go to cargo test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
-if ! python3 -c 'import moto.server' 2>/dev/null; then
-  echo "moto's server is missing: python3 -m pip install 'moto[server]'" >&2
-  exit 1
-fi
+ensure_venv scripts/requirements-test.txt
+ensure_chromium
+# The browser tests run the release binary, built alone as it is deployed (building it together
+# with the dev tools would unify their dependencies' features into it); rai-dev, the dev tools'
+# binary, starts their stand-ins and finds moto's port.
+cargo build --release -p rai-widget-auth --bin rai-widget-auth
+cargo build -p rai-devtools --bin rai-dev
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-log=$(mktemp)
-python3 -m moto.server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
-moto_pid=$!
-trap 'kill "$moto_pid" 2>/dev/null || true; rm -f "$log"' EXIT
+work=$(mktemp -d "${TMPDIR:-/tmp}/rai-test.XXXXXX")
+trap 'stop_started; rm -rf "$work"' EXIT
+start_moto "$work/moto.log"
 
-for _ in $(seq 1 100); do
-  if python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then
-    break
-  fi
-  if ! kill -0 "$moto_pid" 2>/dev/null; then
-    echo "moto's server did not start:" >&2
-    cat "$log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-
-export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$port"
-export AWS_REGION=us-east-1
-export AWS_ACCESS_KEY_ID=testing
-export AWS_SECRET_ACCESS_KEY=testing
-# Keep the SDK away from any profile or instance metadata on the machine.
-export AWS_CONFIG_FILE=/dev/null
-export AWS_SHARED_CREDENTIALS_FILE=/dev/null
-export AWS_EC2_METADATA_DISABLED=true
-
-cargo test "$@"
+status=0
+cargo test --workspace --no-fail-fast "$@" || status=$?
+# Last, so that pytest's summary line closes the output.
+RAI_TARGET_DIR=$target_dir "$venv/bin/python" -m pytest tests/browser -q -p no:cacheprovider || status=$?
+exit "$status"

@@ -266,7 +266,7 @@ impl App {
             .headers
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
         if let (Some(cors), Origin::Allowed(_), true) = (&self.cors, origin, is_preflight) {
-            cors.preflight(&mut response);
+            cors.preflight(&request.headers, &mut response);
         }
         response
     }

@@ -24,7 +24,9 @@ fn main() -> ExitCode {
         .and_then(|v| v.trim().parse::<u32>().ok())
         .is_some_and(|n| n > 1);
     let runtime = if concurrent {
-        tokio::runtime::Builder::new_multi_thread().enable_all().build()
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
     } else {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -54,16 +56,15 @@ async fn serve(log: Logger) -> ExitCode {
     // The event stays raw JSON here: `App::handle` reads it, so that no event shape can fail
     // before the function answers it. Without AWS_LAMBDA_MAX_CONCURRENCY this polls for one
     // invocation at a time, as `lambda_runtime::run` does.
-    let served = lambda_runtime::run_concurrent(service_fn(
-        move |event: LambdaEvent<Box<RawValue>>| {
+    let served =
+        lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
             let app = Arc::clone(&app);
             async move {
                 let invocation = Invocation::new(event.context.request_id, event.context.deadline);
                 Ok::<_, Infallible>(app.handle(event.payload.get(), &invocation).await)
             }
-        },
-    ))
-    .await;
+        }))
+        .await;
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -1,0 +1,332 @@
+//! `rai-dev`: starts the local stand-ins and front doors, one per subcommand. Each server prints
+//! `NAME: URL` on its first stdout line and runs until it is killed. Secrets come from env files
+//! or the environment, never from the command line (which `ps` shows to everyone).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use rai_devtools::events::Known;
+use rai_devtools::function::Echo;
+use rai_devtools::local::LocalFunction;
+use rai_devtools::returning_ai::{Credentials, ReturningAi};
+use rai_devtools::site::{Site, SiteConfig};
+use rai_devtools::{demo, env_file, net, secret, session};
+
+const USAGE: &str = "rai-dev: local front doors and stand-ins for rai-widget-auth
+
+  rai-dev returning-ai [--listen ADDR] [--env-file F]
+      Returning.AI stand-in; accepts RAI_API_KEY, RAI_ACCESS_ID, RAI_ACCESS_KEY (and only
+      RAI_COMMUNITY_ID, when set) from the env file or the environment
+  rai-dev function-url --function BIN [--listen ADDR] [--env-file F] [--timeout-ms N]
+      runs BIN under a Runtime API stand-in with only the env file's variables, behind a
+      function URL front end that also serves the Lambda Invoke API
+  rai-dev site --api-origin URL [--listen ADDR] [--api-prefix /api/] [--static DIR]
+               [--cookie NAME] [--cookie-domain DOMAIN] [--env-file F]
+      the site's origin: the API prefix proxied as CloudFront would, /login (SESSION_SECRET
+      from the env file or the environment) and static files
+  rai-dev mint [--email E] [--ttl SECONDS] [--claims JSON] [--env-file F]
+      prints an HS256 session JWT signed with SESSION_SECRET
+  rai-dev put-secret --name NAME [--env-file F]
+      creates or updates the Secrets Manager secret NAME (AWS_ENDPOINT_URL_SECRETS_MANAGER
+      honoured) with apiKey/accessId/accessKey/sessionSecret from RAI_API_KEY, RAI_ACCESS_ID,
+      RAI_ACCESS_KEY and SESSION_SECRET
+  rai-dev demo-env --out FILE
+      writes random demo credentials (mode 0600)
+  rai-dev check --url URL [--events DIR] [--env-file F] [--function-env F] [--email E]
+      the demo's checks against a function URL front end
+  rai-dev free-port
+      prints a free loopback port
+
+ADDR defaults to 127.0.0.1:0 (a free port).";
+
+struct Args {
+    options: HashMap<String, String>,
+}
+
+impl Args {
+    fn parse(raw: &[String]) -> Result<Self, String> {
+        let mut options = HashMap::new();
+        let mut it = raw.iter();
+        while let Some(flag) = it.next() {
+            let name = flag
+                .strip_prefix("--")
+                .ok_or_else(|| format!("unexpected argument {flag}"))?;
+            let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+            options.insert(name.to_owned(), value.clone());
+        }
+        Ok(Self { options })
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.options.get(name).map(String::as_str)
+    }
+
+    fn required(&self, name: &str) -> Result<&str, String> {
+        self.get(name)
+            .ok_or_else(|| format!("--{name} is required"))
+    }
+
+    fn listen(&self) -> Result<SocketAddr, String> {
+        let addr = self.get("listen").unwrap_or("127.0.0.1:0");
+        addr.parse()
+            .map_err(|_| format!("--listen {addr}: expected host:port"))
+    }
+
+    /// The env file's variables, if one was given.
+    fn env_file(&self, flag: &str) -> Result<Vec<(String, String)>, String> {
+        self.get(flag)
+            .map_or(Ok(Vec::new()), |path| env_file::read(&PathBuf::from(path)))
+    }
+
+    /// A setting from the env file, else from this process's environment.
+    fn setting(&self, name: &str) -> Result<Option<String>, String> {
+        let file = self.env_file("env-file")?;
+        Ok(file
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .or_else(|| std::env::var(name).ok()))
+    }
+
+    fn required_setting(&self, name: &str) -> Result<String, String> {
+        self.setting(name)?
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| format!("{name} is not set (env file or environment)"))
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = raw.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match Args::parse(rest) {
+        Ok(args) => run(command, &args).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rai-dev {command}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: &str, args: &Args) -> Result<ExitCode, String> {
+    match command {
+        "returning-ai" => {
+            let credentials = Credentials {
+                api_key: args.required_setting("RAI_API_KEY")?,
+                access_id: args.required_setting("RAI_ACCESS_ID")?,
+                access_key: args.required_setting("RAI_ACCESS_KEY")?,
+                community: args.setting("RAI_COMMUNITY_ID")?.filter(|c| !c.is_empty()),
+            };
+            let rai = ReturningAi::start(args.listen()?, credentials)
+                .await
+                .map_err(|e| e.to_string())?;
+            announce("returning-ai", &rai.url());
+            forever().await
+        }
+        "function-url" => {
+            let binary = PathBuf::from(args.required("function")?);
+            let env = args.env_file("env-file")?;
+            let timeout_ms: u64 = args
+                .get("timeout-ms")
+                .unwrap_or("10000")
+                .parse()
+                .map_err(|_| "--timeout-ms: a number")?;
+            let local = LocalFunction::start(
+                &binary,
+                &env,
+                args.listen()?,
+                Duration::from_millis(timeout_ms),
+                Echo::Stderr,
+            )
+            .await?;
+            announce("function-url", &local.front.url());
+            forever().await
+        }
+        "site" => {
+            let config = SiteConfig {
+                api_prefix: args.get("api-prefix").unwrap_or("/api/").to_owned(),
+                api_origin: args
+                    .required("api-origin")?
+                    .parse()
+                    .map_err(|_| "--api-origin: not a URL")?,
+                static_dir: args.get("static").map(PathBuf::from),
+                cookie_name: args.get("cookie").unwrap_or(demo::COOKIE).to_owned(),
+                cookie_domain: args.get("cookie-domain").map(str::to_owned),
+                session_secret: args.required_setting("SESSION_SECRET")?.into_bytes(),
+                session_ttl: Duration::from_secs(3600),
+            };
+            let site = Site::start(args.listen()?, config).await?;
+            announce("site", &site.url());
+            forever().await
+        }
+        "mint" => {
+            let secret = args.required_setting("SESSION_SECRET")?;
+            let ttl = args
+                .get("ttl")
+                .unwrap_or("600")
+                .parse()
+                .map_err(|_| "--ttl: a number of seconds")?;
+            let claims = match args.get("claims") {
+                Some(json) => serde_json::from_str(json).map_err(|e| format!("--claims: {e}"))?,
+                None => session::demo_claims(
+                    args.get("email")
+                        .unwrap_or(rai_devtools::site::DEFAULT_EMAIL),
+                    ttl,
+                ),
+            };
+            println!(
+                "{}",
+                session::mint(secret.as_bytes(), &claims).map_err(|e| e.to_string())?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        "put-secret" => {
+            let name = args.required("name")?;
+            let mut value = serde_json::Map::new();
+            for (field, var) in [
+                ("apiKey", "RAI_API_KEY"),
+                ("accessId", "RAI_ACCESS_ID"),
+                ("accessKey", "RAI_ACCESS_KEY"),
+                ("sessionSecret", "SESSION_SECRET"),
+            ] {
+                if let Some(v) = args.setting(var)?.filter(|v| !v.is_empty()) {
+                    value.insert(field.into(), v.into());
+                }
+            }
+            let arn = secret::put(
+                &secret::client().await,
+                name,
+                &serde_json::Value::Object(value).to_string(),
+            )
+            .await?;
+            println!("secret: {arn}");
+            Ok(ExitCode::SUCCESS)
+        }
+        "demo-env" => {
+            let path = PathBuf::from(args.required("out")?);
+            let vars = vec![
+                (
+                    "RAI_API_KEY".to_owned(),
+                    format!("rai_demo_{}", random_hex(16)?),
+                ),
+                (
+                    "RAI_ACCESS_ID".to_owned(),
+                    format!("demo-access-{}", random_hex(6)?),
+                ),
+                ("RAI_ACCESS_KEY".to_owned(), random_hex(32)?),
+                ("SESSION_SECRET".to_owned(), random_hex(32)?),
+                ("RAI_COMMUNITY_ID".to_owned(), "demo-community".to_owned()),
+            ];
+            write_private(&path, &env_file::render(&vars))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        "check" => {
+            let url = args.required("url")?.trim_end_matches('/').to_owned();
+            let secret = args.required_setting("SESSION_SECRET")?;
+            let email = args
+                .get("email")
+                .unwrap_or(rai_devtools::site::DEFAULT_EMAIL);
+            let claims = session::demo_claims(email, 600);
+            let jwt = session::mint(secret.as_bytes(), &claims).map_err(|e| e.to_string())?;
+            let function_env = args.env_file("function-env")?;
+            let spec = function_env
+                .iter()
+                .find(|(k, _)| k == "USER_IDENTIFIERS")
+                .map_or("data-email=email", |(_, v)| v.as_str());
+            let known = Known {
+                email: email.to_owned(),
+                identifiers: identifiers(spec, &claims)?,
+            };
+            let events = PathBuf::from(args.get("events").unwrap_or("events"));
+            let mut out = std::io::stdout();
+            let tally = demo::run(&url, &events, &known, &jwt, &mut out).await;
+            println!(
+                "\ndemo checks: {} passed, {} failed",
+                tally.passed, tally.failed
+            );
+            Ok(if tally.failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        "free-port" => {
+            println!("{}", net::free_port().map_err(|e| e.to_string())?);
+            Ok(ExitCode::SUCCESS)
+        }
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        other => Err(format!("unknown command {other}\n\n{USAGE}")),
+    }
+}
+
+/// `data-key=claim` pairs resolved against `claims`, as the function resolves them.
+fn identifiers(spec: &str, claims: &serde_json::Value) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for pair in spec.split(',') {
+        let (key, claim) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("USER_IDENTIFIERS: {pair}"))?;
+        let value = match &claims[claim.trim()] {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => {
+                return Err(format!("the demo session has no claim {claim}"));
+            }
+            other => other.to_string(),
+        };
+        out.insert(key.trim().to_owned(), value);
+    }
+    Ok(out)
+}
+
+fn announce(name: &str, url: &str) {
+    // The first stdout line is what scripts wait for; flushed at once (stdout may be a file).
+    println!("{name}: {url}");
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+}
+
+async fn forever() -> Result<ExitCode, String> {
+    // Runs until killed; Ctrl-C and SIGTERM end it cleanly (dropping the function's process).
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn random_hex(bytes: usize) -> Result<String, String> {
+    let mut buf = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .map_err(|e| format!("/dev/urandom: {e}"))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
