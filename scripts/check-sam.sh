@@ -3,9 +3,9 @@
 # scans it (and SAM's output for it) with checkov, and builds the arm64 bootstrap the way
 # `sam build` does for a deploy, then prints its zipped size. Needs no AWS account or Docker.
 #
-# The tools are pinned and installed into virtualenvs under target/, not into the system Python.
-# checkov gets a virtualenv of its own: it pins a boto3 that aws-sam-cli's pins exclude, so pip
-# cannot install the two side by side.
+# The tools are pinned and installed into virtualenvs under the target dir, not into the system
+# Python, each in its own: checkov pins a boto3 that aws-sam-cli's pins exclude, and the tests'
+# moto lives in target/venv.
 #
 # `sam build` (BuildMethod rust-cargolambda) runs `cargo lambda build --release --arm64
 # --bin rai-widget-auth` itself, in the source tree and into the shared target/ directory, so
@@ -31,14 +31,14 @@ venv() { # DIR REQUIREMENT...
     [ -x "$dir/bin/python" ] || python3 -m venv "$dir"
     "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$@"
 }
-venv "$root/target/venv" "aws-sam-cli==$SAM_CLI_VERSION" "cargo-lambda==$CARGO_LAMBDA_VERSION"
-venv "$root/target/venv-checkov" "checkov==$CHECKOV_VERSION"
-export PATH="$root/target/venv/bin:$PATH"
-checkov=$root/target/venv-checkov/bin/checkov
+venv "$CARGO_TARGET_DIR/venv-sam" "aws-sam-cli==$SAM_CLI_VERSION" "cargo-lambda==$CARGO_LAMBDA_VERSION"
+venv "$CARGO_TARGET_DIR/venv-checkov" "checkov==$CHECKOV_VERSION"
+export PATH="$CARGO_TARGET_DIR/venv-sam/bin:$PATH"
+checkov=$CARGO_TARGET_DIR/venv-checkov/bin/checkov
 
 # The template as written (every option off), then one variant per combination of options.
 sam validate --lint --template-file template.yaml
-variants=$root/target/sam-variants
+variants=$CARGO_TARGET_DIR/sam-variants
 rm -rf "$variants"
 python scripts/sam-variants.py --transformed template.yaml "$variants" >/dev/null 2>"$variants.log" ||
     { cat "$variants.log" >&2; exit 1; }
