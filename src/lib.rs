@@ -14,6 +14,7 @@ pub mod event;
 pub mod lock;
 pub mod log;
 pub mod outbound;
+pub mod refresh;
 pub mod response;
 pub mod route;
 pub mod runtime_log;

@@ -1,6 +1,5 @@
 //! The Returning.AI credentials and the optional session key, read from Secrets Manager and cached.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,6 +13,7 @@ use serde::Deserialize;
 use crate::error::{ApiError, ErrorCode};
 use crate::lock::lock;
 use crate::log::{Background, Logger};
+use crate::refresh::Refresh;
 
 /// After a failed read, wait this long (or the TTL, when shorter) before trying again, so a
 /// Secrets Manager outage costs one call per interval instead of one per request.
@@ -160,7 +160,7 @@ pub struct SecretStore {
     /// Held while reading, so concurrent requests that find nothing cached make one call.
     reading: tokio::sync::Mutex<()>,
     /// Set while a background read refreshes a stale value, so there is one at a time.
-    refreshing: AtomicBool,
+    refresh: Refresh,
     log: Logger,
 }
 
@@ -199,7 +199,7 @@ impl SecretStore {
                 last_reload: None,
             }),
             reading: tokio::sync::Mutex::new(()),
-            refreshing: AtomicBool::new(false),
+            refresh: Refresh::default(),
             log,
         }
     }
@@ -215,7 +215,7 @@ impl SecretStore {
                 last_reload: None,
             }),
             reading: tokio::sync::Mutex::new(()),
-            refreshing: AtomicBool::new(false),
+            refresh: Refresh::default(),
             log,
         }
     }
@@ -242,19 +242,13 @@ impl SecretStore {
     }
 
     fn refresh_in_background(self: &Arc<Self>) {
-        if self.refreshing.swap(true, Ordering::AcqRel) {
-            return;
-        }
         let store = Arc::clone(self);
-        tokio::spawn(async move {
-            {
-                let _reading = store.reading.lock().await;
-                if matches!(store.cached(), Ok(Cached::Stale(_))) {
-                    // A failure is logged inside and keeps the stale value.
-                    let _ = store.read().await;
-                }
+        self.refresh.start(async move {
+            let _reading = store.reading.lock().await;
+            if matches!(store.cached(), Ok(Cached::Stale(_))) {
+                // A failure is logged inside and keeps the stale value.
+                let _ = store.read().await;
             }
-            store.refreshing.store(false, Ordering::Release);
         });
     }
 

@@ -258,20 +258,27 @@ async fn the_authorizer_samples_through_an_authorizer_deployment() {
         events::check(&sample.file, &answer, &stack.known).unwrap_or_else(|e| panic!("{e}"));
     }
     // A session JWT in the request is not an authorizer's claims.
-    let jwt_samples =
-        events::load(&events_dir(), &stack.session, events::Deployment::Jwt).expect("samples");
-    let with_session = jwt_samples
-        .iter()
-        .find(|s| s.file == "function-url-widget-auth.json")
-        .expect("the function URL sample");
+    let with_session = function_url_sample(&stack.session);
     let answer = stack
         .function
         .runtime
-        .invoke(&with_session.event, TIMEOUT)
+        .invoke(&with_session, TIMEOUT)
         .await
         .expect("an answer");
     assert_eq!(answer["statusCode"], 401, "{answer}");
     assert_eq!(events::body(&answer)["error"], "missing_session");
+}
+
+const FUNCTION_URL_SAMPLE: &str = "function-url-widget-auth.json";
+
+/// The function URL sample, carrying `session`.
+fn function_url_sample(session: &str) -> Value {
+    events::load(&events_dir(), session, events::Deployment::Jwt)
+        .expect("samples")
+        .into_iter()
+        .find(|s| s.file == FUNCTION_URL_SAMPLE)
+        .expect("the function URL sample")
+        .event
 }
 
 /// Events that made lambda_http panic or kill the process before the runtime's panic guard.
@@ -355,19 +362,14 @@ async fn no_event_breaks_the_process_and_the_next_request_is_served() {
     assert!(not_json.is_err(), "{not_json:?}");
 
     // The same process serves the next request.
-    let samples =
-        events::load(&events_dir(), &stack.session, events::Deployment::Jwt).expect("samples");
-    let sample = samples
-        .iter()
-        .find(|s| s.file == "function-url-widget-auth.json")
-        .expect("a sample");
+    let sample = function_url_sample(&stack.session);
     let answer = stack
         .function
         .runtime
-        .invoke(&sample.event, TIMEOUT)
+        .invoke(&sample, TIMEOUT)
         .await
         .expect("served after the hostile events");
-    events::check(&sample.file, &answer, &stack.known).unwrap_or_else(|e| panic!("{e}"));
+    events::check(FUNCTION_URL_SAMPLE, &answer, &stack.known).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(stack.function.process.pid(), pid, "the same process");
 
     let lines = stack
@@ -394,21 +396,16 @@ async fn no_event_breaks_the_process_and_the_next_request_is_served() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sixteen_concurrent_invocations_through_eight_pollers() {
     let stack = stack_with(&[("AWS_LAMBDA_MAX_CONCURRENCY", "8")]).await;
-    let samples =
-        events::load(&events_dir(), &stack.session, events::Deployment::Jwt).expect("samples");
-    let sample = samples
-        .iter()
-        .find(|s| s.file == "function-url-widget-auth.json")
-        .expect("a sample");
+    let sample = function_url_sample(&stack.session);
     // Returning.AI answers slowly, so the invocations overlap.
     stack.rai.delay_answers(Duration::from_millis(300));
     let started = std::time::Instant::now();
-    let calls = (0..16).map(|_| stack.function.runtime.invoke(&sample.event, TIMEOUT));
+    let calls = (0..16).map(|_| stack.function.runtime.invoke(&sample, TIMEOUT));
     let answers = futures::future::join_all(calls).await;
     let elapsed = started.elapsed();
     for answer in answers {
         let answer = answer.expect("an answer");
-        events::check(&sample.file, &answer, &stack.known).unwrap_or_else(|e| panic!("{e}"));
+        events::check(FUNCTION_URL_SAMPLE, &answer, &stack.known).unwrap_or_else(|e| panic!("{e}"));
     }
     // Sixteen calls of 300 ms each, eight at a time: about 600 ms, never the 4.8 s of one at a
     // time.

@@ -6,7 +6,6 @@
 //! longer (a revoked key must not live forever). Only a token whose key is not cached (an unknown
 //! `kid`, or no keys at all) waits for a fetch.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,6 +16,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::lock::lock;
 use crate::log::{Background, Logger};
 use crate::outbound::get_json;
+use crate::refresh::Refresh;
 
 use super::jwk::{ASYMMETRIC, Key, KeySetDocument, find};
 use super::{discovery, invalid, wrong_alg};
@@ -55,7 +55,7 @@ pub struct KeySet {
     /// Held while fetching, so concurrent requests wait for one fetch instead of each making one.
     fetching: tokio::sync::Mutex<()>,
     /// Set while a background fetch refreshes old keys, so there is one at a time.
-    refreshing: AtomicBool,
+    refresh: Refresh,
     log: Logger,
 }
 
@@ -81,7 +81,7 @@ impl KeySet {
                 last_attempt: None,
             }),
             fetching: tokio::sync::Mutex::new(()),
-            refreshing: AtomicBool::new(false),
+            refresh: Refresh::default(),
             log,
         }
     }
@@ -140,18 +140,12 @@ impl KeySet {
     }
 
     fn refresh_in_background(self: &Arc<Self>) {
-        if self.refreshing.swap(true, Ordering::AcqRel) {
-            return;
-        }
         let set = Arc::clone(self);
-        tokio::spawn(async move {
-            {
-                let _fetching = set.fetching.lock().await;
-                if set.snapshot().1 != Age::Fresh && set.may_fetch() {
-                    set.fetch().await;
-                }
+        self.refresh.start(async move {
+            let _fetching = set.fetching.lock().await;
+            if set.snapshot().1 != Age::Fresh && set.may_fetch() {
+                set.fetch().await;
             }
-            set.refreshing.store(false, Ordering::Release);
         });
     }
 
