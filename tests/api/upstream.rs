@@ -174,3 +174,30 @@ async fn an_unreachable_upstream_is_502() {
     let logs = t.logs.contents();
     assert!(logs.contains("transport error"), "{logs}");
 }
+
+#[tokio::test]
+async fn success_false_is_an_upstream_error_even_with_a_token() {
+    for (route, path, body) in [
+        (
+            "/widget-auth",
+            SIGNIN_PATH,
+            json!({ "success": false, "token": "rai-widget-token" }),
+        ),
+        (
+            "/embed-token",
+            EMBED_PATH,
+            json!({ "success": false, "data": { "embedToken": "rai-embed-token" } }),
+        ),
+    ] {
+        let rai =
+            ReturningAi::answering(path, ResponseTemplate::new(200).set_body_json(body)).await;
+        let t = spawn_app().rai(rai).await;
+        let r = t.call(post(route).bearer(&mint_hs(&claims()))).await;
+        r.assert_error(502, "upstream_error");
+        assert_eq!(secrets_in(&r.body.to_string()), Vec::<&str>::new());
+        assert_eq!(
+            t.log_lines()[0]["detail"],
+            "Returning.AI unusable body: success: false"
+        );
+    }
+}
