@@ -426,3 +426,182 @@ async fn sixteen_concurrent_invocations_through_eight_pollers() {
     ids.dedup();
     assert_eq!(ids.len(), 16, "each invocation its own line and request id");
 }
+
+/// The demo's opaque-cookie mode with the built binary: a site that keeps its sessions
+/// server-side (`rai-dev site --mode opaque-cookie`), the function asking its `/api/me` who a
+/// cookie names (`SESSION_USERINFO_URL`) with no `SESSION_SECRET` anywhere, and the checks of
+/// `rai-dev check --mode opaque-cookie`.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_opaque_cookie_site_through_its_me_endpoint() {
+    use std::sync::Arc;
+
+    use rai_devtools::demo::{OpaqueDemo, SECOND_EMAIL};
+    use rai_devtools::net;
+    use rai_devtools::opaque_sessions::{ME_PATH, OpaqueSessions};
+    use rai_devtools::site::{Sessions, Site, SiteConfig};
+
+    const IDENTIFIERS: &str = "data-email=email,data-user-id=sub";
+    let rai = stand_in().await;
+    // The site proxies /api/* to the function and the function calls the site's /api/me, so
+    // one of them needs the other's address first: the function's front end gets a free port.
+    let function_addr =
+        std::net::SocketAddr::from(([127, 0, 0, 1], net::free_port().expect("a free port")));
+    let store = Arc::new(OpaqueSessions::new());
+    let site = Site::start(
+        "127.0.0.1:0".parse().unwrap(),
+        SiteConfig {
+            api_prefix: "/api/".into(),
+            api_origin: format!("http://{function_addr}").parse().unwrap(),
+            static_dir: None,
+            cookie_name: demo::COOKIE.into(),
+            cookie_domain: None,
+            sessions: Sessions::Opaque(store.clone()),
+        },
+    )
+    .await
+    .expect("the site starts");
+    let site_url = site.url();
+    let me_url = format!("{site_url}{ME_PATH}");
+    let origins = format!("{SAMPLE_ORIGIN},{site_url}");
+    let function = LocalFunction::start(
+        &binary(),
+        &env(
+            &rai,
+            &[
+                ("SESSION_SECRET", ""),
+                ("SESSION_USERINFO_URL", &me_url),
+                ("USER_IDENTIFIERS", IDENTIFIERS),
+                ("CORS_ALLOWED_ORIGINS", &origins),
+            ],
+        ),
+        function_addr,
+        TIMEOUT,
+        Echo::Quiet,
+    )
+    .await
+    .expect("the function starts without any session secret");
+    let function_url = function.front.url();
+
+    // The demo's checks, as `rai-dev check --mode opaque-cookie` runs them.
+    let mut out = Vec::new();
+    let tally = demo::run_opaque_cookie(
+        &OpaqueDemo {
+            function_url: &function_url,
+            site_url: &site_url,
+            cookie: demo::COOKIE,
+            user_identifiers: IDENTIFIERS,
+            email: EMAIL,
+        },
+        &mut out,
+    )
+    .await;
+    let printed = String::from_utf8(out).expect("UTF-8");
+    assert_eq!((tally.passed, tally.failed), (11, 0), "{printed}");
+    assert!(printed.contains("$SESSION"), "{printed}");
+    // The demo signed two users in, and printed neither session id.
+    let demo_sessions = store.ids();
+    assert_eq!(demo_sessions.len(), 2);
+    for id in &demo_sessions {
+        assert!(
+            !printed.contains(id.as_str()),
+            "the demo prints a session id:\n{printed}"
+        );
+    }
+
+    // The same facts again, each asked directly, so this test does not rest on the demo's code
+    // alone.
+    let client = reqwest::Client::new();
+    let session = store.sign_in(EMAIL).expect("a session");
+    let other = store.sign_in(SECOND_EMAIL).expect("a session");
+    let widget_auth = |cookie: Option<String>| {
+        let mut request = client
+            .post(format!("{function_url}/widget-auth"))
+            .header("email", "attacker@example.com");
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send()
+    };
+    let calls_before = store.calls().len();
+    let r = widget_auth(Some(format!(
+        "theme=dark; {}={session}; consent=all",
+        demo::COOKIE
+    )))
+    .await
+    .expect("an answer");
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.expect("JSON");
+    assert_eq!(body["token"], returning_ai::widget_token_for(EMAIL));
+    let r = widget_auth(Some(format!("{}={other}", demo::COOKIE)))
+        .await
+        .expect("an answer");
+    let body: Value = r.json().await.expect("JSON");
+    assert_eq!(body["token"], returning_ai::widget_token_for(SECOND_EMAIL));
+
+    // The site's /api/me saw the session cookie alone: none of the others, no header of the
+    // caller's.
+    let calls = store.calls();
+    let new = &calls[calls_before..];
+    assert_eq!(new.len(), 2, "one userinfo call per new session: {new:?}");
+    for call in new {
+        assert_eq!(call.cookie_names, [demo::COOKIE], "{call:?}");
+        assert_eq!(call.status, 200);
+        for name in ["email", "x-forwarded-for", "origin"] {
+            assert!(!call.header_names.iter().any(|n| n == name), "{call:?}");
+        }
+    }
+
+    let r = widget_auth(Some("theme=dark".into()))
+        .await
+        .expect("an answer");
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.json::<Value>().await.expect("JSON")["error"],
+        "missing_session"
+    );
+    for unknown in [
+        "0".repeat(64),
+        session.chars().rev().collect::<String>(),
+        "not-a-session-this-site-issued".to_owned(),
+    ] {
+        let r = widget_auth(Some(format!("{}={unknown}", demo::COOKIE)))
+            .await
+            .expect("an answer");
+        assert_eq!(r.status(), 401);
+        assert_eq!(
+            r.json::<Value>().await.expect("JSON")["error"],
+            "invalid_session"
+        );
+    }
+
+    // The function's log: one JSON line per request, none with a session id, an email or a
+    // token.
+    let lines = function.process.wait_for_stdout(1, TIMEOUT).await;
+    let mut forbidden = store.ids();
+    forbidden.extend([
+        EMAIL.to_owned(),
+        SECOND_EMAIL.to_owned(),
+        "attacker@example.com".to_owned(),
+        returning_ai::widget_token_for(EMAIL),
+        returning_ai::widget_token_for(SECOND_EMAIL),
+        API_KEY.to_owned(),
+        ACCESS_KEY.to_owned(),
+    ]);
+    for line in &lines {
+        for secret in &forbidden {
+            assert!(!line.contains(secret.as_str()), "a log line leaks: {line}");
+        }
+        let value: Value = serde_json::from_str(line).expect("a JSON line");
+        assert!(value.is_object(), "{line}");
+    }
+    for token in [
+        returning_ai::widget_token_for(EMAIL),
+        returning_ai::widget_token_for(SECOND_EMAIL),
+    ] {
+        assert!(
+            !printed.contains(&token),
+            "the demo prints a token:\n{printed}"
+        );
+    }
+    drop(site);
+}

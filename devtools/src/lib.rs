@@ -9,6 +9,7 @@ pub mod function;
 pub mod function_url;
 pub mod local;
 pub mod net;
+pub mod opaque_sessions;
 pub mod returning_ai;
 pub mod runtime_api;
 pub mod secret;

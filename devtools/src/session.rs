@@ -43,15 +43,31 @@ pub fn demo_claims(email: &str, ttl_seconds: u64) -> Value {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let digest = Sha256::digest(email.as_bytes());
-    let sub: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
     json!({
-        "sub": format!("user-{sub}"),
+        "sub": demo_sub(email),
         "email": email,
         "email_verified": true,
         "iat": now,
         "exp": now + ttl_seconds,
     })
+}
+
+/// The demo user's stable id, derived from the email, so that every stand-in (a JWT's claims,
+/// an opaque session's `/me` answer) names the same user the same way and a check can know it
+/// in advance.
+pub fn demo_sub(email: &str) -> String {
+    let digest = Sha256::digest(email.as_bytes());
+    let sub: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("user-{sub}")
+}
+
+/// `bytes` random bytes from the system's generator, as hex: demo credentials and opaque session
+/// ids, which must not be guessable even on a demo.
+pub fn random_hex(bytes: usize) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut buf = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[cfg(test)]

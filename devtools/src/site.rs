@@ -3,7 +3,10 @@
 //! - paths under the API prefix go to the function's origin with caching off, every viewer header
 //!   forwarded (Cookie included) except Host, which becomes the origin's own (origin request
 //!   policy AllViewerExceptHostHeader), for every method (POST and OPTIONS included);
-//! - `/login` signs a demo user in: it sets the session cookie, as the site's own login would;
+//! - `/login` signs a demo user in: it sets the session cookie, as the site's own login would,
+//!   either a session JWT signed with the shared `sessionSecret` or, in the opaque-cookie mode, a
+//!   random id that the site remembers (Rails, Django, Express), with the site's own `/api/me`
+//!   saying who an id names;
 //! - everything else is a static file.
 
 use std::net::SocketAddr;
@@ -21,6 +24,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::net::{self, Body, MAX_BODY, Server};
+use crate::opaque_sessions::{self, OpaqueSessions};
 use crate::session;
 
 pub const DEFAULT_EMAIL: &str = "demo.user@example.com";
@@ -36,8 +40,17 @@ pub struct SiteConfig {
     /// `Domain=` of the session cookie, such as `example.test`, so that sibling hosts of the
     /// same site get it too; `None` makes a host-only cookie.
     pub cookie_domain: Option<String>,
-    pub session_secret: Vec<u8>,
-    pub session_ttl: Duration,
+    pub sessions: Sessions,
+}
+
+/// What the site's session cookie holds.
+#[derive(Clone)]
+pub enum Sessions {
+    /// A session JWT (HS256) signed with the `sessionSecret` the site shares with the function.
+    Jwt { secret: Vec<u8>, ttl: Duration },
+    /// A random id of a session the site keeps in memory; `GET /api/me` answers its user, and is
+    /// what the function calls as `SESSION_USERINFO_URL`.
+    Opaque(Arc<OpaqueSessions>),
 }
 
 pub struct Site {
@@ -84,6 +97,25 @@ async fn route(
     peer: SocketAddr,
 ) -> Response<Body> {
     let path = request.uri().path();
+    // The site's own endpoints come before the proxy: `/api/me` is the site's app, as it is
+    // behind a CloudFront distribution whose function behaviors are the function's two routes.
+    if let Sessions::Opaque(store) = &config.sessions {
+        match (request.method(), path) {
+            (&Method::GET, opaque_sessions::ME_PATH) => {
+                return store.me(request.headers(), &config.cookie_name);
+            }
+            (_, opaque_sessions::ME_PATH) => {
+                return net::text(StatusCode::METHOD_NOT_ALLOWED, "/api/me answers GET");
+            }
+            (&Method::GET, opaque_sessions::CALLS_PATH) => {
+                return net::json(
+                    StatusCode::OK,
+                    &serde_json::json!({ "calls": store.calls() }),
+                );
+            }
+            _ => {}
+        }
+    }
     if path.starts_with(&config.api_prefix) {
         return forward(config, client, request, peer).await;
     }
@@ -210,10 +242,16 @@ fn login(config: &SiteConfig, uri: &Uri) -> Response<Body> {
     if !next.starts_with('/') || next.starts_with("//") || next.contains('\\') {
         next = "/".into();
     }
-    let claims = session::demo_claims(&email, config.session_ttl.as_secs());
-    let token = match session::mint(&config.session_secret, &claims) {
+    let token = match &config.sessions {
+        Sessions::Jwt { secret, ttl } => {
+            session::mint(secret, &session::demo_claims(&email, ttl.as_secs()))
+                .map_err(|e| e.to_string())
+        }
+        Sessions::Opaque(store) => store.sign_in(&email),
+    };
+    let token = match token {
         Ok(token) => token,
-        Err(e) => return net::text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return net::text(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
     let domain = config
         .cookie_domain
@@ -305,8 +343,10 @@ mod tests {
                 static_dir: dir,
                 cookie_name: "rai_session".into(),
                 cookie_domain: Some("example.test".into()),
-                session_secret: SECRET.to_vec(),
-                session_ttl: Duration::from_secs(600),
+                sessions: Sessions::Jwt {
+                    secret: SECRET.to_vec(),
+                    ttl: Duration::from_secs(600),
+                },
             },
         )
         .await
@@ -396,6 +436,145 @@ mod tests {
                 .unwrap();
             assert_eq!(r.headers()["location"], "/", "{next}");
         }
+    }
+
+    async fn opaque_site(origin: &Server, store: Arc<OpaqueSessions>) -> Site {
+        Site::start(
+            "127.0.0.1:0".parse().unwrap(),
+            SiteConfig {
+                api_prefix: "/api/".into(),
+                api_origin: origin.url().parse().unwrap(),
+                static_dir: None,
+                cookie_name: "rai_session".into(),
+                cookie_domain: None,
+                sessions: Sessions::Opaque(store),
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Signs `email` in on `site` and returns the session cookie's value, after checking the
+    /// cookie's attributes.
+    async fn opaque_login(client: &reqwest::Client, site: &Site, email: &str) -> String {
+        let r = client
+            .get(format!(
+                "{}/login?email={}&next=/",
+                site.url(),
+                email.replace('@', "%40")
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        assert_eq!(r.headers()["location"], "/");
+        let cookie = r.headers()["set-cookie"].to_str().unwrap();
+        let (pair, attributes) = cookie.split_once(';').unwrap();
+        assert_eq!(attributes, " Path=/; HttpOnly; SameSite=Lax");
+        pair.strip_prefix("rai_session=").unwrap().to_owned()
+    }
+
+    #[tokio::test]
+    async fn opaque_login_remembers_a_random_id_that_api_me_answers() {
+        let origin = origin().await;
+        let store = Arc::new(OpaqueSessions::new());
+        let site = opaque_site(&origin, store.clone()).await;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let ada = opaque_login(&client, &site, "ada@example.com").await;
+        let bob = opaque_login(&client, &site, "bob@example.com").await;
+        // Opaque: a random id, nothing of the user in it, and not a token anyone could verify.
+        assert_eq!(ada.len(), 2 * opaque_sessions::ID_BYTES);
+        assert!(ada.bytes().all(|b| b.is_ascii_hexdigit()), "{ada}");
+        assert_ne!(ada, bob);
+        assert_eq!(store.user(&ada).as_deref(), Some("ada@example.com"));
+
+        let me = |cookie: Option<String>| {
+            let mut request = client.get(format!("{}/api/me", site.url()));
+            if let Some(cookie) = cookie {
+                request = request.header("cookie", cookie);
+            }
+            request.send()
+        };
+        for (id, email) in [(&ada, "ada@example.com"), (&bob, "bob@example.com")] {
+            let r = me(Some(format!("theme=dark; rai_session={id}; other=1")))
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "the site answers /api/me itself");
+            assert_eq!(r.headers()["content-type"], "application/json");
+            assert_eq!(r.headers()["cache-control"], "no-store");
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(
+                body,
+                json!({"sub": session::demo_sub(email), "email": email, "email_verified": true})
+            );
+        }
+        for cookie in [
+            None,
+            Some("rai_session=0000000000000000".to_owned()),
+            Some(format!("other={ada}")),
+        ] {
+            let r = me(cookie.clone()).await.unwrap();
+            assert_eq!(r.status(), 401, "{cookie:?}");
+            assert_eq!(
+                r.json::<Value>().await.unwrap(),
+                json!({"error": "not_signed_in"})
+            );
+        }
+        let post = client
+            .post(format!("{}/api/me", site.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(post.status(), 405);
+
+        // Every other API path still goes to the function's origin, the cookie with it.
+        let r = client
+            .post(format!("{}/api/widget-auth", site.url()))
+            .header("cookie", format!("rai_session={ada}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 418);
+        let seen: Value = r.json().await.unwrap();
+        assert_eq!(seen["headers"]["cookie"], format!("rai_session={ada}"));
+
+        // What /api/me saw, by name only.
+        let calls: Value = client
+            .get(format!("{}{}", site.url(), opaque_sessions::CALLS_PATH))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let calls = calls["calls"].as_array().unwrap();
+        assert_eq!(calls.len(), 5);
+        assert_eq!(
+            calls[0]["cookieNames"],
+            json!(["theme", "rai_session", "other"])
+        );
+        assert_eq!(calls[0]["status"], 200);
+        assert_eq!(calls[2]["cookieNames"], json!([]));
+        assert_eq!(calls[2]["status"], 401);
+        let text = Value::Array(calls.clone()).to_string();
+        assert!(!text.contains(&ada) && !text.contains(&bob), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_jwt_site_has_no_api_me_of_its_own() {
+        let origin = origin().await;
+        let site = site(&origin, None).await;
+        let r = reqwest::get(format!("{}/api/me", site.url()))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 418, "proxied to the function's origin");
+        let r = reqwest::get(format!("{}{}", site.url(), opaque_sessions::CALLS_PATH))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
     }
 
     #[tokio::test]

@@ -2,18 +2,19 @@
 //! `NAME: URL` on its first stdout line and runs until it is killed. Secrets come from env files
 //! or the environment, never from the command line (which `ps` shows to everyone).
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
-use rai_devtools::events::Known;
+use rai_devtools::demo::{Mode, OpaqueDemo};
 use rai_devtools::function::Echo;
 use rai_devtools::local::LocalFunction;
+use rai_devtools::opaque_sessions::OpaqueSessions;
 use rai_devtools::returning_ai::{Credentials, ReturningAi};
-use rai_devtools::site::{Site, SiteConfig};
+use rai_devtools::site::{Sessions, Site, SiteConfig};
 use rai_devtools::{demo, env_file, net, secret, session};
 
 const USAGE: &str = "rai-dev: local front doors and stand-ins for rai-widget-auth
@@ -25,19 +26,23 @@ const USAGE: &str = "rai-dev: local front doors and stand-ins for rai-widget-aut
       runs BIN under a Runtime API stand-in with only the env file's variables, behind a
       function URL front end that also serves the Lambda Invoke API
   rai-dev site --api-origin URL [--listen ADDR] [--api-prefix /api/] [--static DIR]
-               [--cookie NAME] [--cookie-domain DOMAIN] [--env-file F]
-      the site's origin: the API prefix proxied as CloudFront would, /login (SESSION_SECRET
-      from the env file or the environment) and static files
+               [--cookie NAME] [--cookie-domain DOMAIN] [--env-file F] [--mode MODE]
+      the site's origin: the API prefix proxied as CloudFront would, /login and static files.
+      MODE jwt (default): /login sets a session JWT signed with SESSION_SECRET (env file or
+      environment). MODE opaque-cookie: /login sets a random session id the site keeps in
+      memory, and the site answers GET /api/me (its user, 401 without a session) itself
   rai-dev mint [--email E] [--ttl SECONDS] [--claims JSON] [--env-file F]
       prints an HS256 session JWT signed with SESSION_SECRET
   rai-dev put-secret --name NAME [--env-file F]
       creates or updates the Secrets Manager secret NAME (AWS_ENDPOINT_URL_SECRETS_MANAGER
       honoured) with apiKey/accessId/accessKey/sessionSecret from RAI_API_KEY, RAI_ACCESS_ID,
       RAI_ACCESS_KEY and SESSION_SECRET
-  rai-dev demo-env --out FILE
-      writes random demo credentials (mode 0600)
+  rai-dev demo-env --out FILE [--mode MODE]
+      writes random demo credentials (mode 0600); MODE opaque-cookie: no SESSION_SECRET
   rai-dev check --url URL [--events DIR] [--env-file F] [--function-env F] [--email E]
-      the demo's checks against a function URL front end
+                [--mode MODE] [--site URL]
+      the demo's checks against a function URL front end; MODE opaque-cookie also needs the
+      site (--site, rai-dev site --mode opaque-cookie) and no SESSION_SECRET
   rai-dev free-port
       prints a free loopback port
 
@@ -68,6 +73,10 @@ impl Args {
     fn required(&self, name: &str) -> Result<&str, String> {
         self.get(name)
             .ok_or_else(|| format!("--{name} is required"))
+    }
+
+    fn mode(&self) -> Result<Mode, String> {
+        Mode::parse(self.get("mode").unwrap_or("jwt"))
     }
 
     fn listen(&self) -> Result<SocketAddr, String> {
@@ -163,8 +172,13 @@ async fn run(command: &str, args: &Args) -> Result<ExitCode, String> {
                 static_dir: args.get("static").map(PathBuf::from),
                 cookie_name: args.get("cookie").unwrap_or(demo::COOKIE).to_owned(),
                 cookie_domain: args.get("cookie-domain").map(str::to_owned),
-                session_secret: args.required_setting("SESSION_SECRET")?.into_bytes(),
-                session_ttl: Duration::from_secs(3600),
+                sessions: match args.mode()? {
+                    Mode::Jwt => Sessions::Jwt {
+                        secret: args.required_setting("SESSION_SECRET")?.into_bytes(),
+                        ttl: Duration::from_secs(3600),
+                    },
+                    Mode::OpaqueCookie => Sessions::Opaque(Arc::new(OpaqueSessions::new())),
+                },
             };
             let site = Site::start(args.listen()?, config).await?;
             announce("site", &site.url());
@@ -215,7 +229,7 @@ async fn run(command: &str, args: &Args) -> Result<ExitCode, String> {
         }
         "demo-env" => {
             let path = PathBuf::from(args.required("out")?);
-            let vars = vec![
+            let mut vars = vec![
                 (
                     "RAI_API_KEY".to_owned(),
                     format!("rai_demo_{}", random_hex(16)?),
@@ -225,32 +239,52 @@ async fn run(command: &str, args: &Args) -> Result<ExitCode, String> {
                     format!("demo-access-{}", random_hex(6)?),
                 ),
                 ("RAI_ACCESS_KEY".to_owned(), random_hex(32)?),
-                ("SESSION_SECRET".to_owned(), random_hex(32)?),
                 ("RAI_COMMUNITY_ID".to_owned(), "demo-community".to_owned()),
             ];
+            // An opaque-cookie site shares no secret with the function: the function asks the
+            // site's /api/me instead, so the secret has no sessionSecret to fall back on.
+            if args.mode()? == Mode::Jwt {
+                vars.insert(3, ("SESSION_SECRET".to_owned(), random_hex(32)?));
+            }
             write_private(&path, &env_file::render(&vars))?;
             Ok(ExitCode::SUCCESS)
         }
         "check" => {
             let url = args.required("url")?.trim_end_matches('/').to_owned();
-            let secret = args.required_setting("SESSION_SECRET")?;
             let email = args
                 .get("email")
                 .unwrap_or(rai_devtools::site::DEFAULT_EMAIL);
-            let claims = session::demo_claims(email, 600);
-            let jwt = session::mint(secret.as_bytes(), &claims).map_err(|e| e.to_string())?;
             let function_env = args.env_file("function-env")?;
-            let spec = function_env
-                .iter()
-                .find(|(k, _)| k == "USER_IDENTIFIERS")
-                .map_or("data-email=email", |(_, v)| v.as_str());
-            let known = Known {
-                email: email.to_owned(),
-                identifiers: identifiers(spec, &claims)?,
+            let function_var = |name: &str| {
+                function_env
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.as_str())
             };
-            let events = PathBuf::from(args.get("events").unwrap_or("events"));
+            let spec = function_var("USER_IDENTIFIERS").unwrap_or("data-email=email");
             let mut out = std::io::stdout();
-            let tally = demo::run(&url, &events, &known, &jwt, &mut out).await;
+            let tally = match args.mode()? {
+                Mode::Jwt => {
+                    let secret = args.required_setting("SESSION_SECRET")?;
+                    let claims = session::demo_claims(email, 600);
+                    let jwt =
+                        session::mint(secret.as_bytes(), &claims).map_err(|e| e.to_string())?;
+                    let known = demo::known_for(email, spec)?;
+                    let events = PathBuf::from(args.get("events").unwrap_or("events"));
+                    demo::run(&url, &events, &known, &jwt, &mut out).await
+                }
+                Mode::OpaqueCookie => {
+                    let site = args.required("site")?.trim_end_matches('/');
+                    let opaque = OpaqueDemo {
+                        function_url: &url,
+                        site_url: site,
+                        cookie: function_var("SESSION_COOKIE").unwrap_or(demo::COOKIE),
+                        user_identifiers: spec,
+                        email,
+                    };
+                    demo::run_opaque_cookie(&opaque, &mut out).await
+                }
+            };
             println!(
                 "\ndemo checks: {} passed, {} failed",
                 tally.passed, tally.failed
@@ -273,25 +307,6 @@ async fn run(command: &str, args: &Args) -> Result<ExitCode, String> {
     }
 }
 
-/// `data-key=claim` pairs resolved against `claims`, as the function resolves them.
-fn identifiers(spec: &str, claims: &serde_json::Value) -> Result<BTreeMap<String, String>, String> {
-    let mut out = BTreeMap::new();
-    for pair in spec.split(',') {
-        let (key, claim) = pair
-            .split_once('=')
-            .ok_or_else(|| format!("USER_IDENTIFIERS: {pair}"))?;
-        let value = match &claims[claim.trim()] {
-            serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Null => {
-                return Err(format!("the demo session has no claim {claim}"));
-            }
-            other => other.to_string(),
-        };
-        out.insert(key.trim().to_owned(), value);
-    }
-    Ok(out)
-}
-
 fn announce(name: &str, url: &str) {
     // The first stdout line is what scripts wait for; flushed at once (stdout may be a file).
     println!("{name}: {url}");
@@ -310,11 +325,7 @@ async fn forever() -> Result<ExitCode, String> {
 }
 
 fn random_hex(bytes: usize) -> Result<String, String> {
-    let mut buf = vec![0u8; bytes];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut buf))
-        .map_err(|e| format!("/dev/urandom: {e}"))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+    session::random_hex(bytes).map_err(|e| format!("/dev/urandom: {e}"))
 }
 
 fn write_private(path: &std::path::Path, text: &str) -> Result<(), String> {
