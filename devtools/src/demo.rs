@@ -353,6 +353,27 @@ impl<W: Write> Report<'_, W> {
         }
     }
 
+    /// One check: prints its name and the call, makes it, and records whether `expect` accepts
+    /// the answer.
+    #[allow(clippy::too_many_arguments)]
+    async fn step(
+        &mut self,
+        name: &str,
+        client: &reqwest::Client,
+        method: Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Option<&str>,
+        expect: impl FnOnce(&Answer) -> Result<(), String>,
+    ) {
+        self.line(&format!("== {name}"));
+        let result = self
+            .call(client, method, url, headers, body)
+            .await
+            .and_then(|a| expect(&a));
+        self.record(name, result);
+    }
+
     /// Prints the call as a curl command, makes it and prints the answer (tokens redacted).
     async fn call(
         &mut self,
@@ -496,27 +517,25 @@ pub async fn run_opaque_cookie(demo: &OpaqueDemo<'_>, out: &mut impl Write) -> T
     let Some(session) = sign_in(&mut report, &client, demo, demo.email, "$SESSION").await else {
         return report.tally;
     };
-    let name = "GET /api/me: the site's own /me answers who the cookie names";
-    report.line(&format!("== {name}"));
-    let result = report
-        .call(
+    report
+        .step(
+            "GET /api/me: the site's own /me answers who the cookie names",
             &client,
             Method::GET,
             &me_url,
             &[("cookie", format!("{cookie}={session}"))],
             None,
+            |a| {
+                let b = &a.body;
+                (a.status == 200
+                    && b["email"] == demo.email
+                    && b["email_verified"] == true
+                    && b["sub"] == session::demo_sub(demo.email))
+                .then_some(())
+                .ok_or_else(|| format!("unexpected answer: HTTP {}", a.status))
+            },
         )
-        .await
-        .and_then(|a| {
-            let b = &a.body;
-            (a.status == 200
-                && b["email"] == demo.email
-                && b["email_verified"] == true
-                && b["sub"] == session::demo_sub(demo.email))
-            .then_some(())
-            .ok_or_else(|| format!("unexpected answer: HTTP {}", a.status))
-        });
-    report.record(name, result);
+        .await;
     let seen_before = me_calls(&client, site).await.map_or(0, |c| c.len());
 
     report.line(&format!(
@@ -547,10 +566,9 @@ pub async fn run_opaque_cookie(demo: &OpaqueDemo<'_>, out: &mut impl Write) -> T
     });
     report.record(name, result);
 
-    let name = "GET /embed-token with the session cookie from an allowed origin";
-    report.line(&format!("== {name}"));
-    let result = report
-        .call(
+    report
+        .step(
+            "GET /embed-token with the session cookie from an allowed origin",
             &client,
             Method::GET,
             &format!("{function}/embed-token"),
@@ -559,23 +577,22 @@ pub async fn run_opaque_cookie(demo: &OpaqueDemo<'_>, out: &mut impl Write) -> T
                 ("origin", SAMPLE_ORIGIN.into()),
             ],
             None,
+            |a| {
+                (a.status == 200
+                    && a.body["embedToken"] == embed_token_for(&known.identifiers)
+                    && header_is(&a.headers, "access-control-allow-origin", |v| {
+                        v == SAMPLE_ORIGIN
+                    }))
+                .then_some(())
+                .ok_or_else(|| {
+                    format!(
+                        "not the embed token for the user's identifiers: HTTP {}",
+                        a.status
+                    )
+                })
+            },
         )
-        .await
-        .and_then(|a| {
-            (a.status == 200
-                && a.body["embedToken"] == embed_token_for(&known.identifiers)
-                && header_is(&a.headers, "access-control-allow-origin", |v| {
-                    v == SAMPLE_ORIGIN
-                }))
-            .then_some(())
-            .ok_or_else(|| {
-                format!(
-                    "not the embed token for the user's identifiers: HTTP {}",
-                    a.status
-                )
-            })
-        });
-    report.record(name, result);
+        .await;
 
     let name = "the site's /api/me saw only the session cookie, none of the caller's other cookies or headers";
     report.line(&format!(
@@ -599,77 +616,70 @@ pub async fn run_opaque_cookie(demo: &OpaqueDemo<'_>, out: &mut impl Write) -> T
     }
     report.record(name, result.map(|_| ()));
 
-    let name = "POST /widget-auth without the session cookie";
-    report.line(&format!("== {name}"));
-    let result = report
-        .call(
+    report
+        .step(
+            "POST /widget-auth without the session cookie",
             &client,
             Method::POST,
             &format!("{function}/widget-auth"),
             &[("cookie", "theme=dark".into())],
             None,
+            |a| {
+                (a.status == 401
+                    && a.body["error"] == "missing_session"
+                    && header_is(&a.headers, "www-authenticate", |v| v.starts_with("Bearer")))
+                .then_some(())
+                .ok_or_else(|| format!("expected 401 missing_session, got HTTP {}", a.status))
+            },
         )
-        .await
-        .and_then(|a| {
-            (a.status == 401
-                && a.body["error"] == "missing_session"
-                && header_is(&a.headers, "www-authenticate", |v| v.starts_with("Bearer")))
-            .then_some(())
-            .ok_or_else(|| format!("expected 401 missing_session, got HTTP {}", a.status))
-        });
-    report.record(name, result);
+        .await;
 
-    let name = "POST /widget-auth with a session id the site never issued";
-    report.line(&format!("== {name}"));
-    let result = report
-        .call(
+    report
+        .step(
+            "POST /widget-auth with a session id the site never issued",
             &client,
             Method::POST,
             &format!("{function}/widget-auth"),
             &[("cookie", format!("{cookie}={FORGED_SESSION}"))],
             None,
+            |a| {
+                (a.status == 401
+                    && a.body["error"] == "invalid_session"
+                    && header_is(&a.headers, "www-authenticate", |v| {
+                        v.contains("invalid_token")
+                    }))
+                .then_some(())
+                .ok_or_else(|| format!("expected 401 invalid_session, got HTTP {}", a.status))
+            },
         )
-        .await
-        .and_then(|a| {
-            (a.status == 401
-                && a.body["error"] == "invalid_session"
-                && header_is(&a.headers, "www-authenticate", |v| {
-                    v.contains("invalid_token")
-                }))
-            .then_some(())
-            .ok_or_else(|| format!("expected 401 invalid_session, got HTTP {}", a.status))
-        });
-    report.record(name, result);
+        .await;
 
     if let Some(second) = sign_in(&mut report, &client, demo, SECOND_EMAIL, "$SESSION2").await {
-        let name = "POST /widget-auth with the second user's cookie: that user's token";
-        report.line(&format!("== {name}"));
-        let result = report
-            .call(
+        report
+            .step(
+                "POST /widget-auth with the second user's cookie: that user's token",
                 &client,
                 Method::POST,
                 &format!("{function}/widget-auth"),
                 &[("cookie", format!("{cookie}={second}"))],
                 None,
+                |a| {
+                    (a.status == 200
+                        && a.body["token"] == widget_token_for(SECOND_EMAIL)
+                        && a.body["token"] != widget_token_for(demo.email))
+                    .then_some(())
+                    .ok_or_else(|| format!("not the token for {SECOND_EMAIL}: HTTP {}", a.status))
+                },
             )
-            .await
-            .and_then(|a| {
-                (a.status == 200
-                    && a.body["token"] == widget_token_for(SECOND_EMAIL)
-                    && a.body["token"] != widget_token_for(demo.email))
-                .then_some(())
-                .ok_or_else(|| format!("not the token for {SECOND_EMAIL}: HTTP {}", a.status))
-            });
-        report.record(name, result);
+            .await;
     }
 
     report.line(&format!(
         "\nThe site's own origin {site}, as the page's auth-url=\"/api/widget-auth\" calls it (the browser sends the cookie and its Origin):"
     ));
-    let name = "POST /api/widget-auth on the site's origin with the session cookie";
-    report.line(&format!("== {name}"));
-    let result = report
-        .call(
+    report
+        .step(
+            "POST /api/widget-auth on the site's origin with the session cookie",
             &client,
             Method::POST,
             &format!("{site}/api/widget-auth"),
@@ -678,31 +688,28 @@ pub async fn run_opaque_cookie(demo: &OpaqueDemo<'_>, out: &mut impl Write) -> T
                 ("origin", site.to_owned()),
             ],
             None,
+            |a| {
+                (a.status == 200 && a.body["token"] == widget_token_for(demo.email))
+                    .then_some(())
+                    .ok_or_else(|| format!("not the token for {}: HTTP {}", demo.email, a.status))
+            },
         )
-        .await
-        .and_then(|a| {
-            (a.status == 200 && a.body["token"] == widget_token_for(demo.email))
-                .then_some(())
-                .ok_or_else(|| format!("not the token for {}: HTTP {}", demo.email, a.status))
-        });
-    report.record(name, result);
-    let name = "POST /api/widget-auth on the site's origin, signed out";
-    report.line(&format!("== {name}"));
-    let result = report
-        .call(
+        .await;
+    report
+        .step(
+            "POST /api/widget-auth on the site's origin, signed out",
             &client,
             Method::POST,
             &format!("{site}/api/widget-auth"),
             &[("origin", site.to_owned())],
             None,
+            |a| {
+                (a.status == 401 && a.body["error"] == "missing_session")
+                    .then_some(())
+                    .ok_or_else(|| format!("expected 401 missing_session, got HTTP {}", a.status))
+            },
         )
-        .await
-        .and_then(|a| {
-            (a.status == 401 && a.body["error"] == "missing_session")
-                .then_some(())
-                .ok_or_else(|| format!("expected 401 missing_session, got HTTP {}", a.status))
-        });
-    report.record(name, result);
+        .await;
     report.tally
 }
 
