@@ -14,7 +14,7 @@ use rai_devtools::function::Echo;
 use rai_devtools::local::LocalFunction;
 use rai_devtools::returning_ai::{Credentials, ReturningAi};
 use rai_devtools::site::{Site, SiteConfig};
-use rai_devtools::{demo, env_file, net, secret, session};
+use rai_devtools::{bench, demo, env_file, net, secret, session};
 
 const USAGE: &str = "rai-dev: local front doors and stand-ins for rai-widget-auth
 
@@ -40,6 +40,13 @@ const USAGE: &str = "rai-dev: local front doors and stand-ins for rai-widget-aut
       the demo's checks against a function URL front end
   rai-dev free-port
       prints a free loopback port
+  rai-dev bench [--function BIN] [--floor BIN] [--rounds N] [--warm-up N] [--invocations N]
+                [--soak N] [--soak-every N]
+      the function's release binary and the do-nothing lambda_http floor
+      (devtools/examples/floor.rs) under the Runtime API stand-in with the same events:
+      init, first response, CPU per warm request, peak RSS, and the ratios; --soak runs the
+      function N more times, sampling RSS and open descriptors every --soak-every. BIN
+      defaults to $CARGO_TARGET_DIR/release/{rai-widget-auth,examples/floor}
 
 ADDR defaults to 127.0.0.1:0 (a free port).";
 
@@ -260,6 +267,28 @@ async fn run(command: &str, args: &Args) -> Result<ExitCode, String> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        "bench" => {
+            let (function, floor) = bench::default_binaries();
+            let number = |name: &str, default: usize| -> Result<usize, String> {
+                args.get(name).map_or(Ok(default), |v| {
+                    v.parse().map_err(|_| format!("--{name}: a number"))
+                })
+            };
+            let options = bench::Options {
+                function: args.get("function").map_or(function, PathBuf::from),
+                floor: args.get("floor").map_or(floor, PathBuf::from),
+                rounds: number("rounds", 3)?.max(1),
+                plan: bench::Plan {
+                    warm_up: number("warm-up", 1000)?,
+                    invocations: number("invocations", 20_000)?,
+                    sample_every: 0,
+                },
+                soak: number("soak", 0)?,
+                soak_every: number("soak-every", 10_000)?,
+            };
+            bench::bench(&options, &mut std::io::stdout()).await?;
+            Ok(ExitCode::SUCCESS)
         }
         "free-port" => {
             println!("{}", net::free_port().map_err(|e| e.to_string())?);
