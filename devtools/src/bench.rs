@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use crate::function::{Echo, FunctionProcess};
 use crate::returning_ai::{Credentials, ReturningAi};
 use crate::runtime_api::RuntimeApi;
+use crate::tls::{ThrowawayCa, TlsFront};
 use crate::{idp, session};
 
 pub const API_KEY: &str = "rai-bench-api-key-0001";
@@ -43,6 +44,8 @@ pub struct Figures {
     /// Answers whose `statusCode` was not 200 (they should be none).
     pub not_ok: usize,
     pub samples: Vec<Sample>,
+    /// When the process was started, for the TLS timeline.
+    pub exec_at: Instant,
 }
 
 /// The process's memory and descriptors after `invocations` measured invocations.
@@ -298,6 +301,7 @@ pub async fn run(
         latencies,
         not_ok,
         samples,
+        exec_at: started,
     })
 }
 
@@ -414,16 +418,43 @@ pub struct Options {
     /// Invocations of the soak (0: no soak), sampled every `soak_every`.
     pub soak: usize,
     pub soak_every: usize,
+    /// Secrets Manager (moto, plain HTTP): when given, the API key lives in a secret there.
+    pub secrets_manager: Option<String>,
+    /// Secrets Manager, the identity provider and Returning.AI behind TLS with a throwaway CA.
+    pub tls: bool,
+    /// `examples/init_probe` (the init steps one by one, in the function's environment).
+    pub probe: Option<PathBuf>,
+    /// More variables for the function (e.g. to compare a setting).
+    pub extra_env: Vec<(String, String)>,
 }
 
 /// Runs the benchmark and writes its report to `out` as it goes.
 pub async fn bench(options: &Options, out: &mut impl std::io::Write) -> Result<(), String> {
     let upstreams = Upstreams::start().await?;
-    let env = function_env(
-        &upstreams.rai.url(),
-        &format!("{}/jwks", upstreams.idp.url()),
-        &[],
-    );
+    let secret_name = format!("rai-bench/{}", std::process::id());
+    let tls = if options.tls {
+        Some(TlsStack::start(&upstreams, options.secrets_manager.as_deref()).await?)
+    } else {
+        None
+    };
+    let (rai_url, jwks_base, sm_url) = match &tls {
+        Some(t) => (t.rai.url(), t.idp.url(), t.sm.as_ref().map(TlsFront::url)),
+        None => (
+            upstreams.rai.url(),
+            upstreams.idp.url(),
+            options.secrets_manager.clone(),
+        ),
+    };
+    let mut secret_env = Vec::new();
+    if let (Some(moto), Some(sm_url)) = (&options.secrets_manager, &sm_url) {
+        put_secret(moto, &secret_name).await?;
+        secret_env = aws_env(&secret_name, sm_url);
+    }
+    let mut env = function_env(&rai_url, &format!("{jwks_base}/jwks"), &secret_env);
+    if let Some(t) = &tls {
+        env.push(("SSL_CERT_FILE".into(), t.ca.bundle.display().to_string()));
+    }
+    env.extend(options.extra_env.iter().cloned());
     let event = Bytes::from(event(&token()).to_string());
     let w = |out: &mut dyn std::io::Write, text: &str| {
         let _ = writeln!(out, "{text}");
@@ -466,6 +497,12 @@ pub async fn bench(options: &Options, out: &mut impl std::io::Write) -> Result<(
     }
     w(out, &format!("\nmedians over {} rounds:\n", options.rounds));
     w(out, &table(&summarize(&floors), &summarize(&functions)));
+    if let (Some(t), Some(first)) = (&tls, functions.first()) {
+        w(out, &t.timeline(first));
+    }
+    if let Some(probe) = options.probe.as_ref().filter(|p| p.exists()) {
+        w(out, &run_probe(probe, &env).await?);
+    }
     if options.soak > 0 {
         let plan = Plan {
             warm_up: options.plan.warm_up,
@@ -491,6 +528,143 @@ pub async fn bench(options: &Options, out: &mut impl std::io::Write) -> Result<(
         }
     }
     Ok(())
+}
+
+/// The TLS mode's terminators, in front of the plain stand-ins, and the CA they share.
+pub struct TlsStack {
+    pub ca: ThrowawayCa,
+    pub rai: TlsFront,
+    pub idp: TlsFront,
+    pub sm: Option<TlsFront>,
+}
+
+impl TlsStack {
+    pub async fn start(upstreams: &Upstreams, moto: Option<&str>) -> Result<Self, String> {
+        let dir = std::env::temp_dir().join(format!("rai-dev-bench-ca-{}", std::process::id()));
+        let ca = ThrowawayCa::generate(&dir)?;
+        let config = ca.server_config()?;
+        let front = |addr| TlsFront::start(addr, config.clone());
+        let rai = front(upstreams.rai_addr())
+            .await
+            .map_err(|e| e.to_string())?;
+        let idp = front(upstreams.idp.addr).await.map_err(|e| e.to_string())?;
+        let sm = match moto {
+            Some(url) => Some(front(addr_of(url)?).await.map_err(|e| e.to_string())?),
+            None => None,
+        };
+        Ok(Self { ca, rai, idp, sm })
+    }
+
+    /// Each connection of the function's first run, in milliseconds from exec: when it was
+    /// accepted and when its handshake ended (as the server saw them).
+    pub fn timeline(&self, first: &Figures) -> String {
+        let mut out = String::from(
+            "TLS timeline of the first run (ms from exec; server side):\n\n| connection | accepted | handshake done | handshake ms |\n|---|---|---|---|\n",
+        );
+        let fronts = [
+            ("Secrets Manager", self.sm.as_ref()),
+            ("identity provider (JWKS)", Some(&self.idp)),
+            ("Returning.AI", Some(&self.rai)),
+        ];
+        for (name, front) in fronts {
+            let Some(front) = front else { continue };
+            for h in front
+                .handshakes()
+                .iter()
+                .filter(|h| h.accepted >= first.exec_at)
+                .take(2)
+            {
+                let at = |t: Instant| ms(t.saturating_duration_since(first.exec_at));
+                let done = h.done.map_or("failed".into(), |d| format!("{:.1}", at(d)));
+                let took = h.done.map_or("-".into(), |d| {
+                    format!("{:.1}", ms(d.saturating_duration_since(h.accepted)))
+                });
+                out.push_str(&format!(
+                    "| {name} | {:.1} | {done} | {took} |\n",
+                    at(h.accepted)
+                ));
+            }
+        }
+        out.push_str(&format!(
+            "\ninit (first poll) at {:.1} ms, first response at {:.1} ms\n",
+            ms(first.init),
+            ms(first.first_response)
+        ));
+        out
+    }
+}
+
+impl Upstreams {
+    fn rai_addr(&self) -> std::net::SocketAddr {
+        addr_of(&self.rai.url()).expect("the stand-in's own URL")
+    }
+}
+
+/// `host:port` of an `http://host:port` URL.
+fn addr_of(url: &str) -> Result<std::net::SocketAddr, String> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let hostport = rest.split('/').next().unwrap_or(rest);
+    let hostport = hostport.replace("localhost", "127.0.0.1");
+    hostport
+        .parse()
+        .map_err(|_| format!("{url}: not http://IP:PORT"))
+}
+
+/// What Lambda gives the function for Secrets Manager, here pointed at `sm_url`.
+pub fn aws_env(secret_name: &str, sm_url: &str) -> Vec<(String, String)> {
+    [
+        ("RAI_SECRET_ID", secret_name),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", sm_url),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_SESSION_TOKEN", "testing"),
+        ("AWS_CONFIG_FILE", "/dev/null"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
+async fn put_secret(moto: &str, name: &str) -> Result<(), String> {
+    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "bench"))
+        .endpoint_url(moto)
+        .build();
+    let client = aws_sdk_secretsmanager::Client::from_conf(config);
+    crate::secret::put(&client, name, &json!({ "apiKey": API_KEY }).to_string())
+        .await
+        .map(|_| ())
+}
+
+/// Runs `examples/init_probe` with the function's environment and returns what it printed.
+async fn run_probe(probe: &Path, env: &[(String, String)]) -> Result<String, String> {
+    let out = tokio::process::Command::new(probe)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .await
+        .map_err(|e| format!("{}: {e}", probe.display()))?;
+    Ok(format!(
+        "init steps, one by one ({}):\n\n{}{}",
+        probe.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
+}
+
+/// Where `examples/init_probe` is, by default.
+pub fn default_probe() -> PathBuf {
+    default_binaries()
+        .0
+        .with_file_name("examples")
+        .join("init_probe")
 }
 
 #[cfg(test)]
@@ -584,6 +758,21 @@ mod tests {
         assert!(!soak_report(&[s(1, 8000, 9), s(2, 8000, 10)]).1);
         assert!(!soak_report(&[s(1, 8000, 9), s(2, 12_000, 9)]).1);
         assert!(!soak_report(&[]).1);
+    }
+
+    #[test]
+    fn reads_the_address_of_a_stand_in_url() {
+        assert_eq!(addr_of("http://127.0.0.1:5111").unwrap().port(), 5111);
+        assert_eq!(
+            addr_of("https://localhost:8443/jwks").unwrap().to_string(),
+            "127.0.0.1:8443"
+        );
+        assert!(addr_of("http://example.com").is_err());
+        let env = aws_env("s", "https://localhost:1");
+        assert!(env.contains(&(
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER".into(),
+            "https://localhost:1".into()
+        )));
     }
 
     #[test]
