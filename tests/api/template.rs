@@ -122,15 +122,17 @@ fn managed_instances_variant(template: &str) -> String {
         SecurityGroupIds: !Ref CapacityProviderSecurityGroupIds
 ";
     const MEMORY: &str = "      MemorySize: 256\n";
-    const MANAGED: &str = "      # Managed Instances run published versions (the alias is what the URL and the APIs call) with
+    const MANAGED: &str = r#"      # Managed Instances run published versions (the alias is what the URL and the APIs call) with
       # 2 GB per vCPU and PerEnvironmentMaxConcurrency invocations at once per environment.
       MemorySize: 2048
       AutoPublishAlias: live
       CapacityProviderConfig:
-        Arn: !GetAtt CapacityProvider.Arn
+        # The provider's ARN, built from its name (what Ref gives): the cfn-lint in SAM CLI 1.170
+        # knows no attributes of AWS::Lambda::CapacityProvider and refuses !GetAtt ... .Arn.
+        Arn: !Sub "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:capacity-provider:${CapacityProvider}"
         ExecutionEnvironmentMemoryGiBPerVCpu: 2.0
         PerExecutionEnvironmentMaxConcurrency: !Ref PerEnvironmentMaxConcurrency
-";
+"#;
     for anchor in ["\nParameters:\n", "\nResources:\n", MEMORY] {
         assert_eq!(
             template.matches(anchor).count(),
@@ -166,7 +168,7 @@ fn the_managed_instances_template_is_template_yaml_plus_the_capacity_provider() 
     for needed in [
         "Type: AWS::Serverless::CapacityProvider",
         "CapacityProviderConfig:",
-        "Arn: !GetAtt CapacityProvider.Arn",
+        ":capacity-provider:${CapacityProvider}",
         "SubnetIds: !Ref CapacityProviderSubnetIds",
         "AutoPublishAlias: live",
     ] {
