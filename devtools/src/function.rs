@@ -20,6 +20,8 @@ pub enum Echo {
     /// Also written to this process's stderr (the `rai-dev` servers, so a person sees the
     /// function's log). The function never logs a secret (its contract), so echoing is safe.
     Stderr,
+    /// Read and dropped, so the pipes never fill and nothing piles up (benchmarks, soaks).
+    Discard,
 }
 
 #[derive(Default)]
@@ -123,8 +125,10 @@ async fn capture(
     let mut reader = BufReader::new(stream).lines();
     // Ends at EOF (the process is gone) or on output that is not UTF-8.
     while let Ok(Some(line)) = reader.next_line().await {
-        if echo == Echo::Stderr {
-            eprintln!("{line}");
+        match echo {
+            Echo::Stderr => eprintln!("{line}"),
+            Echo::Discard => continue,
+            Echo::Quiet => {}
         }
         let mut l = lock(&lines);
         if is_err { &mut l.stderr } else { &mut l.stdout }.push(line);

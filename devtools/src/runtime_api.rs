@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -92,6 +92,8 @@ struct State {
     waiting: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
     failure: watch::Sender<Option<Failure>>,
     polled: AtomicBool,
+    /// When the function first asked for an event (the end of its init).
+    first_poll: OnceLock<Instant>,
     counter: AtomicU64,
 }
 
@@ -109,6 +111,7 @@ impl RuntimeApi {
             waiting: Mutex::new(HashMap::new()),
             failure: watch::Sender::new(None),
             polled: AtomicBool::new(false),
+            first_poll: OnceLock::new(),
             counter: AtomicU64::new(0),
         });
         let shared = state.clone();
@@ -203,6 +206,11 @@ impl RuntimeApi {
     pub fn has_polled(&self) -> bool {
         self.state.polled.load(Ordering::SeqCst)
     }
+
+    /// When the function first asked for an event, if it has.
+    pub fn first_poll(&self) -> Option<Instant> {
+        self.state.first_poll.get().copied()
+    }
 }
 
 impl From<Failure> for InvokeError {
@@ -265,6 +273,7 @@ async fn route(state: Arc<State>, request: Request<Incoming>) -> Response<Body> 
 }
 
 async fn next(state: &State) -> Response<Body> {
+    state.first_poll.get_or_init(Instant::now);
     state.polled.store(true, Ordering::SeqCst);
     let invocation = loop {
         let received = state.next.lock().await.recv().await;
@@ -382,6 +391,7 @@ mod tests {
     #[tokio::test]
     async fn hands_out_an_event_and_returns_the_answer() {
         let api = api().await;
+        assert!(api.first_poll().is_none());
         let addr = api.address();
         let function = tokio::spawn(async move {
             let client = reqwest::Client::new();
@@ -416,6 +426,7 @@ mod tests {
             .unwrap();
         assert_eq!(answer, json!({"echo": {"n": 1}}));
         function.await.unwrap();
+        assert!(api.first_poll().is_some());
     }
 
     #[tokio::test]

@@ -15,7 +15,7 @@ use rai_devtools::local::LocalFunction;
 use rai_devtools::opaque_sessions::OpaqueSessions;
 use rai_devtools::returning_ai::{Credentials, ReturningAi};
 use rai_devtools::site::{Sessions, Site, SiteConfig};
-use rai_devtools::{demo, env_file, net, secret, session};
+use rai_devtools::{bench, demo, env_file, net, secret, session};
 
 const USAGE: &str = "rai-dev: local front doors and stand-ins for rai-widget-auth
 
@@ -45,6 +45,18 @@ const USAGE: &str = "rai-dev: local front doors and stand-ins for rai-widget-aut
       site (--site, rai-dev site --mode opaque-cookie) and no SESSION_SECRET
   rai-dev free-port
       prints a free loopback port
+  rai-dev bench [--function BIN] [--floor BIN] [--rounds N] [--warm-up N] [--invocations N]
+                [--soak N] [--soak-every N] [--secrets-manager MOTO_URL] [--tls on]
+                [--probe BIN] [--function-env F]
+      the function's release binary and the do-nothing lambda_http floor
+      (devtools/examples/floor.rs) under the Runtime API stand-in with the same events:
+      init, first response, CPU per warm request, peak RSS, and the ratios; --soak runs the
+      function N more times, sampling RSS and open descriptors every --soak-every. BIN
+      defaults to $CARGO_TARGET_DIR/release/{rai-widget-auth,examples/floor}.
+      --secrets-manager: the API key lives in a secret in that moto; --tls on: Secrets
+      Manager, the identity provider and Returning.AI speak TLS on loopback (a throwaway CA
+      the function trusts through SSL_CERT_FILE) and the handshakes are timed; the init
+      probe (examples/init_probe) then times the init steps one by one
 
 ADDR defaults to 127.0.0.1:0 (a free port).";
 
@@ -294,6 +306,37 @@ async fn run(command: &str, args: &Args) -> Result<ExitCode, String> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        "bench" => {
+            let (function, floor) = bench::default_binaries();
+            let number = |name: &str, default: usize| -> Result<usize, String> {
+                args.get(name).map_or(Ok(default), |v| {
+                    v.parse().map_err(|_| format!("--{name}: a number"))
+                })
+            };
+            let options = bench::Options {
+                function: args.get("function").map_or(function, PathBuf::from),
+                floor: args.get("floor").map_or(floor, PathBuf::from),
+                rounds: number("rounds", 3)?.max(1),
+                plan: bench::Plan {
+                    warm_up: number("warm-up", 1000)?,
+                    invocations: number("invocations", 20_000)?,
+                    sample_every: 0,
+                },
+                soak: number("soak", 0)?,
+                soak_every: number("soak-every", 10_000)?,
+                secrets_manager: args.get("secrets-manager").map(str::to_owned),
+                tls: args.get("tls").is_some_and(|v| v == "on"),
+                probe: Some(
+                    args.get("probe")
+                        .map_or_else(bench::default_probe, PathBuf::from),
+                ),
+                extra_env: args
+                    .get("function-env")
+                    .map_or(Ok(Vec::new()), |p| env_file::read(&PathBuf::from(p)))?,
+            };
+            bench::bench(&options, &mut std::io::stdout()).await?;
+            Ok(ExitCode::SUCCESS)
         }
         "free-port" => {
             println!("{}", net::free_port().map_err(|e| e.to_string())?);

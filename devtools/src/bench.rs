@@ -1,0 +1,785 @@
+//! `rai-dev bench`: the function's release binary and a do-nothing lambda_http binary (the
+//! floor, `devtools/examples/floor.rs`, same release profile) under the same Runtime API
+//! stand-in with the same events, and what each costs, read from outside the process:
+//!
+//! - init: exec to the first poll for an event;
+//! - first response: exec to the answer of the first event, which waits in the queue before the
+//!   process starts (as the event that causes a cold start does);
+//! - CPU per warm request: utime + stime from `/proc/<pid>/stat` across many invocations after a
+//!   warm-up (the baseline, taken the same way for both), divided by their count;
+//! - peak RSS: `VmHWM` from `/proc/<pid>/status` at the end.
+//!
+//! A soak samples `VmRSS` and the count of `/proc/<pid>/fd` along the way. Figures only, never
+//! assertions: the machines are shared.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use crate::function::{Echo, FunctionProcess};
+use crate::returning_ai::{Credentials, ReturningAi};
+use crate::runtime_api::RuntimeApi;
+use crate::tls::{ThrowawayCa, TlsFront};
+use crate::{idp, session};
+
+pub const API_KEY: &str = "rai-bench-api-key-0001";
+pub const COMMUNITY: &str = "bench-community";
+pub const EMAIL: &str = "bench.user@example.com";
+/// Each invocation's deadline: long, so that a slow machine never turns into a timeout.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One binary's figures from one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figures {
+    pub init: Duration,
+    pub first_response: Duration,
+    /// Microseconds of CPU (user + system) per warm invocation.
+    pub cpu_us: f64,
+    pub peak_rss_kb: u64,
+    /// Wall time of each measured invocation, as the Runtime API sees it.
+    pub latencies: Vec<Duration>,
+    /// Answers whose `statusCode` was not 200 (they should be none).
+    pub not_ok: usize,
+    pub samples: Vec<Sample>,
+    /// When the process was started, for the TLS timeline.
+    pub exec_at: Instant,
+}
+
+/// The process's memory and descriptors after `invocations` measured invocations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    pub invocations: usize,
+    pub rss_kb: u64,
+    pub fds: usize,
+}
+
+/// How a run goes.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub warm_up: usize,
+    pub invocations: usize,
+    /// Take a `Sample` every this many invocations (0: only at the end).
+    pub sample_every: usize,
+}
+
+/// utime + stime, in clock ticks, from the text of `/proc/<pid>/stat`. The command name (field
+/// 2) may hold spaces and parentheses, so fields are counted after its last `)`.
+pub fn cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the name: state (3) ... utime (14), stime (15).
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// A `kB` line of `/proc/<pid>/status` (`VmHWM`, `VmRSS`).
+pub fn status_kb(status: &str, key: &str) -> Option<u64> {
+    status.lines().find_map(|line| {
+        let value = line.strip_prefix(key)?.strip_prefix(':')?;
+        value.trim().strip_suffix("kB")?.trim().parse().ok()
+    })
+}
+
+/// Microseconds of CPU per invocation between two readings of `cpu_ticks`.
+pub fn per_invocation_us(
+    before: u64,
+    after: u64,
+    ticks_per_second: u64,
+    invocations: usize,
+) -> f64 {
+    if invocations == 0 || ticks_per_second == 0 {
+        return 0.0;
+    }
+    let ticks = after.saturating_sub(before) as f64;
+    ticks * 1_000_000.0 / ticks_per_second as f64 / invocations as f64
+}
+
+/// The median of `values` (the mean of the middle two for an even count); 0 for none.
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => f64::midpoint(v[n / 2 - 1], v[n / 2]),
+    }
+}
+
+/// The `p`th percentile (0..=100) of sorted durations, nearest rank below.
+pub fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat` (`getconf CLK_TCK`; 100 on Linux).
+pub fn ticks_per_second() -> u64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100)
+}
+
+fn proc_text(pid: u32, file: &str) -> Result<String, String> {
+    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
+        .map_err(|e| format!("/proc/{pid}/{file}: {e}"))
+}
+
+fn sample(pid: u32, invocations: usize) -> Result<Sample, String> {
+    let status = proc_text(pid, "status")?;
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map_err(|e| format!("/proc/{pid}/fd: {e}"))?
+        .count();
+    Ok(Sample {
+        invocations,
+        rss_kb: status_kb(&status, "VmRSS").unwrap_or(0),
+        fds,
+    })
+}
+
+/// A function URL event (payload 2.0): `POST /widget-auth` with `Authorization: Bearer`.
+pub fn event(token: &str) -> Value {
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/widget-auth",
+        "rawQueryString": "",
+        "headers": {
+            "authorization": format!("Bearer {token}"),
+            "content-type": "application/json",
+            "host": "bench.lambda-url.us-east-1.on.aws",
+            "user-agent": "rai-dev bench"
+        },
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "bench",
+            "domainName": "bench.lambda-url.us-east-1.on.aws",
+            "domainPrefix": "bench",
+            "http": {
+                "method": "POST",
+                "path": "/widget-auth",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "rai-dev bench"
+            },
+            "requestId": "bench",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "26/Nov/2026:10:00:00 +0000",
+            "timeEpoch": 1_795_000_000_000_u64
+        },
+        "body": "{}",
+        "isBase64Encoded": false
+    })
+}
+
+/// The stand-ins the function calls: Returning.AI and the identity provider, on loopback.
+pub struct Upstreams {
+    pub rai: ReturningAi,
+    pub idp: crate::net::Server,
+}
+
+impl Upstreams {
+    pub async fn start() -> Result<Self, String> {
+        let loopback = "127.0.0.1:0".parse().expect("an address");
+        let rai = ReturningAi::start(
+            loopback,
+            Credentials {
+                api_key: API_KEY.into(),
+                access_id: "bench-access-id".into(),
+                access_key: "bench-access-key".into(),
+                community: Some(COMMUNITY.into()),
+            },
+        )
+        .await
+        .map_err(|e| format!("Returning.AI stand-in: {e}"))?;
+        let idp = idp::start(loopback)
+            .await
+            .map_err(|e| format!("identity provider stand-in: {e}"))?;
+        Ok(Self { rai, idp })
+    }
+}
+
+/// The function's configuration for an RS256 session from a JWKS and the legacy route, with the
+/// API key from the environment (no Secrets Manager) unless `secret_env` says otherwise.
+pub fn function_env(
+    rai_url: &str,
+    jwks_url: &str,
+    secret_env: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = vec![
+        ("RAI_COMMUNITY_ID".into(), COMMUNITY.into()),
+        ("RAI_WIDGET_API_URL".into(), rai_url.into()),
+        ("RAI_API_V2_URL".into(), rai_url.into()),
+        ("SESSION_JWKS_URL".into(), jwks_url.into()),
+    ];
+    if secret_env.is_empty() {
+        env.push(("RAI_API_KEY".into(), API_KEY.into()));
+    } else {
+        env.extend_from_slice(secret_env);
+    }
+    env
+}
+
+/// The benchmark's session: RS256, valid for a day.
+pub fn token() -> String {
+    idp::mint(&session::demo_claims(EMAIL, 86_400))
+}
+
+/// Runs `binary` once under a fresh Runtime API stand-in: the first event queued before exec,
+/// then the warm-up, then the measured invocations.
+pub async fn run(
+    binary: &Path,
+    env: &[(String, String)],
+    event: &Bytes,
+    plan: &Plan,
+) -> Result<Figures, String> {
+    let runtime = Arc::new(
+        RuntimeApi::start("127.0.0.1:0".parse().expect("an address"))
+            .await
+            .map_err(|e| format!("Runtime API: {e}"))?,
+    );
+    let first = {
+        let (runtime, event) = (runtime.clone(), event.clone());
+        tokio::spawn(async move { runtime.invoke_raw(event, TIMEOUT).await })
+    };
+    // Give the queued event a moment to land, so exec is the last thing before the clock.
+    tokio::task::yield_now().await;
+    let started = Instant::now();
+    let process = FunctionProcess::spawn(binary, env, &runtime, Echo::Discard)
+        .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+    let answer = first
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("{}: first invocation: {e}", binary.display()))?;
+    let first_response = started.elapsed();
+    let init = runtime
+        .first_poll()
+        .map_or(first_response, |at| at.saturating_duration_since(started));
+    let pid = process.pid().ok_or("the process has no id")?;
+    let mut not_ok = usize::from(!is_ok(&answer));
+
+    for _ in 0..plan.warm_up {
+        let answer = invoke(&runtime, event, binary).await?;
+        not_ok += usize::from(!is_ok(&answer));
+    }
+    let before = cpu_ticks(&proc_text(pid, "stat")?).ok_or("unreadable /proc/<pid>/stat")?;
+    let mut latencies = Vec::with_capacity(plan.invocations);
+    let mut samples = Vec::new();
+    for n in 1..=plan.invocations {
+        let at = Instant::now();
+        let answer = invoke(&runtime, event, binary).await?;
+        latencies.push(at.elapsed());
+        not_ok += usize::from(!is_ok(&answer));
+        if plan.sample_every > 0 && n % plan.sample_every == 0 {
+            samples.push(sample(pid, n)?);
+        }
+    }
+    let after = cpu_ticks(&proc_text(pid, "stat")?).ok_or("unreadable /proc/<pid>/stat")?;
+    let peak_rss_kb = status_kb(&proc_text(pid, "status")?, "VmHWM").unwrap_or(0);
+    if samples
+        .last()
+        .is_none_or(|s| s.invocations != plan.invocations)
+    {
+        samples.push(sample(pid, plan.invocations)?);
+    }
+    drop(process);
+    latencies.sort();
+    Ok(Figures {
+        init,
+        first_response,
+        cpu_us: per_invocation_us(before, after, ticks_per_second(), plan.invocations),
+        peak_rss_kb,
+        latencies,
+        not_ok,
+        samples,
+        exec_at: started,
+    })
+}
+
+async fn invoke(runtime: &RuntimeApi, event: &Bytes, binary: &Path) -> Result<Bytes, String> {
+    runtime
+        .invoke_raw(event.clone(), TIMEOUT)
+        .await
+        .map_err(|e| format!("{}: {e}", binary.display()))
+}
+
+fn is_ok(answer: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(answer).is_ok_and(|v| v["statusCode"] == 200)
+}
+
+/// The medians over rounds of one binary's figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub init_ms: f64,
+    pub first_response_ms: f64,
+    pub cpu_us: f64,
+    pub peak_rss_mb: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+pub fn summarize(rounds: &[Figures]) -> Summary {
+    let pick = |f: &dyn Fn(&Figures) -> f64| median(&rounds.iter().map(f).collect::<Vec<_>>());
+    Summary {
+        init_ms: pick(&|r| ms(r.init)),
+        first_response_ms: pick(&|r| ms(r.first_response)),
+        cpu_us: pick(&|r| r.cpu_us),
+        peak_rss_mb: pick(&|r| r.peak_rss_kb as f64 / 1024.0),
+        p50_ms: pick(&|r| ms(percentile(&r.latencies, 50))),
+        p99_ms: pick(&|r| ms(percentile(&r.latencies, 99))),
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// `a / b`, shown as `2.60x`; `-` when `b` is 0.
+pub fn ratio(a: f64, b: f64) -> String {
+    if b == 0.0 {
+        "-".into()
+    } else {
+        format!("{:.2}x", a / b)
+    }
+}
+
+/// The Markdown table: the floor, the function, and the function as ratios to the floor.
+pub fn table(floor: &Summary, function: &Summary) -> String {
+    let mut out = String::from(
+        "| binary | init ms | first response ms | CPU µs per warm request | peak RSS MB | wall p50 / p99 ms |\n|---|---|---|---|---|---|\n",
+    );
+    for (name, s) in [
+        ("floor (do-nothing lambda_http)", floor),
+        ("rai-widget-auth", function),
+    ] {
+        out.push_str(&format!(
+            "| {name} | {:.1} | {:.1} | {:.0} | {:.1} | {:.2} / {:.2} |\n",
+            s.init_ms, s.first_response_ms, s.cpu_us, s.peak_rss_mb, s.p50_ms, s.p99_ms
+        ));
+    }
+    out.push_str(&format!(
+        "| rai-widget-auth / floor | {} | {} | {} | {} | {} / {} |\n",
+        ratio(function.init_ms, floor.init_ms),
+        ratio(function.first_response_ms, floor.first_response_ms),
+        ratio(function.cpu_us, floor.cpu_us),
+        ratio(function.peak_rss_mb, floor.peak_rss_mb),
+        ratio(function.p50_ms, floor.p50_ms),
+        ratio(function.p99_ms, floor.p99_ms),
+    ));
+    out
+}
+
+/// The soak's samples as a table, and whether RSS and descriptors stayed flat after the first
+/// sample (RSS within 10% and 1 MB, descriptors unchanged).
+pub fn soak_report(samples: &[Sample]) -> (String, bool) {
+    let mut out = String::from("| invocations | VmRSS kB | open fds |\n|---|---|---|\n");
+    for s in samples {
+        out.push_str(&format!(
+            "| {} | {} | {} |\n",
+            s.invocations, s.rss_kb, s.fds
+        ));
+    }
+    let flat = samples.first().is_some_and(|first| {
+        samples.iter().all(|s| {
+            let grown = s.rss_kb.saturating_sub(first.rss_kb);
+            s.fds == first.fds && (grown <= 1024 || grown * 10 <= first.rss_kb)
+        })
+    });
+    (out, flat)
+}
+
+/// Where the two binaries are, by default: `$CARGO_TARGET_DIR` (else `target`)/release.
+pub fn default_binaries() -> (PathBuf, PathBuf) {
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
+    let release = target.join("release");
+    (
+        release.join("rai-widget-auth"),
+        release.join("examples").join("floor"),
+    )
+}
+
+/// What `rai-dev bench` was asked for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub function: PathBuf,
+    pub floor: PathBuf,
+    pub rounds: usize,
+    pub plan: Plan,
+    /// Invocations of the soak (0: no soak), sampled every `soak_every`.
+    pub soak: usize,
+    pub soak_every: usize,
+    /// Secrets Manager (moto, plain HTTP): when given, the API key lives in a secret there.
+    pub secrets_manager: Option<String>,
+    /// Secrets Manager, the identity provider and Returning.AI behind TLS with a throwaway CA.
+    pub tls: bool,
+    /// `examples/init_probe` (the init steps one by one, in the function's environment).
+    pub probe: Option<PathBuf>,
+    /// More variables for the function (e.g. to compare a setting).
+    pub extra_env: Vec<(String, String)>,
+}
+
+/// Runs the benchmark and writes its report to `out` as it goes.
+pub async fn bench(options: &Options, out: &mut impl std::io::Write) -> Result<(), String> {
+    let upstreams = Upstreams::start().await?;
+    let secret_name = format!("rai-bench/{}", std::process::id());
+    let tls = if options.tls {
+        Some(TlsStack::start(&upstreams, options.secrets_manager.as_deref()).await?)
+    } else {
+        None
+    };
+    let (rai_url, jwks_base, sm_url) = match &tls {
+        Some(t) => (t.rai.url(), t.idp.url(), t.sm.as_ref().map(TlsFront::url)),
+        None => (
+            upstreams.rai.url(),
+            upstreams.idp.url(),
+            options.secrets_manager.clone(),
+        ),
+    };
+    let mut secret_env = Vec::new();
+    if let (Some(moto), Some(sm_url)) = (&options.secrets_manager, &sm_url) {
+        put_secret(moto, &secret_name).await?;
+        secret_env = aws_env(&secret_name, sm_url);
+    }
+    let mut env = function_env(&rai_url, &format!("{jwks_base}/jwks"), &secret_env);
+    if let Some(t) = &tls {
+        env.push(("SSL_CERT_FILE".into(), t.ca.bundle.display().to_string()));
+    }
+    env.extend(options.extra_env.iter().cloned());
+    let event = Bytes::from(event(&token()).to_string());
+    let w = |out: &mut dyn std::io::Write, text: &str| {
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    };
+    w(
+        out,
+        &format!(
+            "rai-dev bench: {} rounds of {} warm-up + {} measured invocations per binary, RS256 session, POST /widget-auth\nfunction: {}\nfloor: {}",
+            options.rounds,
+            options.plan.warm_up,
+            options.plan.invocations,
+            options.function.display(),
+            options.floor.display()
+        ),
+    );
+    let (mut floors, mut functions) = (Vec::new(), Vec::new());
+    let no_env: Vec<(String, String)> = Vec::new();
+    for round in 1..=options.rounds {
+        for (name, binary, env, into) in [
+            ("floor", &options.floor, &no_env, &mut floors),
+            ("function", &options.function, &env, &mut functions),
+        ] {
+            let f = run(binary, env, &event, &options.plan).await?;
+            if f.not_ok > 0 {
+                return Err(format!("{name}: {} answers were not 200", f.not_ok));
+            }
+            w(
+                out,
+                &format!(
+                    "round {round} {name}: init {:.1} ms, first response {:.1} ms, CPU {:.0} µs per request, VmHWM {} kB",
+                    ms(f.init),
+                    ms(f.first_response),
+                    f.cpu_us,
+                    f.peak_rss_kb
+                ),
+            );
+            into.push(f);
+        }
+    }
+    w(out, &format!("\nmedians over {} rounds:\n", options.rounds));
+    w(out, &table(&summarize(&floors), &summarize(&functions)));
+    if let (Some(t), Some(first)) = (&tls, functions.first()) {
+        w(out, &t.timeline(first));
+    }
+    if let Some(probe) = options.probe.as_ref().filter(|p| p.exists()) {
+        w(out, &run_probe(probe, &env).await?);
+    }
+    if options.soak > 0 {
+        let plan = Plan {
+            warm_up: options.plan.warm_up,
+            invocations: options.soak,
+            sample_every: options.soak_every,
+        };
+        let f = run(&options.function, &env, &event, &plan).await?;
+        let (text, flat) = soak_report(&f.samples);
+        w(
+            out,
+            &format!(
+                "soak: {} invocations of rai-widget-auth ({} not 200), CPU {:.0} µs per request, VmHWM {} kB; RSS and fds {}\n",
+                options.soak,
+                f.not_ok,
+                f.cpu_us,
+                f.peak_rss_kb,
+                if flat { "flat" } else { "NOT flat" }
+            ),
+        );
+        w(out, &text);
+        if f.not_ok > 0 {
+            return Err(format!("soak: {} answers were not 200", f.not_ok));
+        }
+    }
+    Ok(())
+}
+
+/// The TLS mode's terminators, in front of the plain stand-ins, and the CA they share.
+pub struct TlsStack {
+    pub ca: ThrowawayCa,
+    pub rai: TlsFront,
+    pub idp: TlsFront,
+    pub sm: Option<TlsFront>,
+}
+
+impl TlsStack {
+    pub async fn start(upstreams: &Upstreams, moto: Option<&str>) -> Result<Self, String> {
+        let dir = std::env::temp_dir().join(format!("rai-dev-bench-ca-{}", std::process::id()));
+        let ca = ThrowawayCa::generate(&dir)?;
+        let config = ca.server_config()?;
+        let front = |addr| TlsFront::start(addr, config.clone());
+        let rai = front(upstreams.rai_addr())
+            .await
+            .map_err(|e| e.to_string())?;
+        let idp = front(upstreams.idp.addr).await.map_err(|e| e.to_string())?;
+        let sm = match moto {
+            Some(url) => Some(front(addr_of(url)?).await.map_err(|e| e.to_string())?),
+            None => None,
+        };
+        Ok(Self { ca, rai, idp, sm })
+    }
+
+    /// Each connection of the function's first run, in milliseconds from exec: when it was
+    /// accepted and when its handshake ended (as the server saw them).
+    pub fn timeline(&self, first: &Figures) -> String {
+        let mut out = String::from(
+            "TLS timeline of the first run, its first connection to each (ms from exec; server side):\n\n| connection | accepted | handshake done | handshake ms |\n|---|---|---|---|\n",
+        );
+        let fronts = [
+            ("Secrets Manager", self.sm.as_ref()),
+            ("identity provider (JWKS)", Some(&self.idp)),
+            ("Returning.AI", Some(&self.rai)),
+        ];
+        for (name, front) in fronts {
+            let Some(front) = front else { continue };
+            for h in front
+                .handshakes()
+                .iter()
+                .filter(|h| h.accepted >= first.exec_at)
+                .take(1)
+            {
+                let at = |t: Instant| ms(t.saturating_duration_since(first.exec_at));
+                let done = h.done.map_or("failed".into(), |d| format!("{:.1}", at(d)));
+                let took = h.done.map_or("-".into(), |d| {
+                    format!("{:.1}", ms(d.saturating_duration_since(h.accepted)))
+                });
+                out.push_str(&format!(
+                    "| {name} | {:.1} | {done} | {took} |\n",
+                    at(h.accepted)
+                ));
+            }
+        }
+        out.push_str(&format!(
+            "\ninit (first poll) at {:.1} ms, first response at {:.1} ms\n",
+            ms(first.init),
+            ms(first.first_response)
+        ));
+        out
+    }
+}
+
+impl Upstreams {
+    fn rai_addr(&self) -> std::net::SocketAddr {
+        addr_of(&self.rai.url()).expect("the stand-in's own URL")
+    }
+}
+
+/// `host:port` of an `http://host:port` URL.
+fn addr_of(url: &str) -> Result<std::net::SocketAddr, String> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let hostport = rest.split('/').next().unwrap_or(rest);
+    let hostport = hostport.replace("localhost", "127.0.0.1");
+    hostport
+        .parse()
+        .map_err(|_| format!("{url}: not http://IP:PORT"))
+}
+
+/// What Lambda gives the function for Secrets Manager, here pointed at `sm_url`.
+pub fn aws_env(secret_name: &str, sm_url: &str) -> Vec<(String, String)> {
+    [
+        ("RAI_SECRET_ID", secret_name),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", sm_url),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_SESSION_TOKEN", "testing"),
+        ("AWS_CONFIG_FILE", "/dev/null"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
+async fn put_secret(moto: &str, name: &str) -> Result<(), String> {
+    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "bench"))
+        .endpoint_url(moto)
+        .build();
+    let client = aws_sdk_secretsmanager::Client::from_conf(config);
+    crate::secret::put(&client, name, &json!({ "apiKey": API_KEY }).to_string())
+        .await
+        .map(|_| ())
+}
+
+/// Runs `examples/init_probe` with the function's environment and returns what it printed.
+async fn run_probe(probe: &Path, env: &[(String, String)]) -> Result<String, String> {
+    let out = tokio::process::Command::new(probe)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .await
+        .map_err(|e| format!("{}: {e}", probe.display()))?;
+    Ok(format!(
+        "init steps, one by one ({}):\n\n{}{}",
+        probe.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
+}
+
+/// Where `examples/init_probe` is, by default.
+pub fn default_probe() -> PathBuf {
+    default_binaries()
+        .0
+        .with_file_name("examples")
+        .join("init_probe")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_cpu_ticks_past_a_command_name_with_spaces_and_parentheses() {
+        // Fields 14 and 15 (utime, stime) are 1234 and 56.
+        let stat = "4242 (rai (widget) auth) S 1 4242 4242 0 -1 4194560 500 0 0 0 1234 56 0 0 20 0 1 0 100 1000 200";
+        assert_eq!(cpu_ticks(stat), Some(1290));
+        assert_eq!(cpu_ticks("4242 (x) S 1"), None);
+        assert_eq!(cpu_ticks("garbage"), None);
+        // This process's own line parses.
+        let own = std::fs::read_to_string("/proc/self/stat").unwrap();
+        assert!(cpu_ticks(&own).is_some());
+    }
+
+    #[test]
+    fn reads_kilobyte_lines_of_status() {
+        let status = "Name:\tfloor\nVmHWM:\t    3380 kB\nVmRSS:\t    3100 kB\nThreads:\t1\n";
+        assert_eq!(status_kb(status, "VmHWM"), Some(3380));
+        assert_eq!(status_kb(status, "VmRSS"), Some(3100));
+        assert_eq!(status_kb(status, "VmSwap"), None);
+        assert_eq!(status_kb(status, "Threads"), None);
+    }
+
+    #[test]
+    fn divides_cpu_by_invocations() {
+        // 150 ticks of 10 ms over 10,000 invocations: 150 µs each.
+        assert!((per_invocation_us(1000, 1150, 100, 10_000) - 150.0).abs() < 1e-9);
+        assert!((per_invocation_us(5, 5, 100, 10) - 0.0).abs() < 1e-9);
+        assert!((per_invocation_us(0, 10, 100, 0) - 0.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn medians_percentiles_and_ratios() {
+        assert!((median(&[3.0, 1.0, 2.0]) - 2.0).abs() < 1e-9);
+        assert!((median(&[4.0, 1.0, 2.0, 3.0]) - 2.5).abs() < 1e-9);
+        assert!((median(&[]) - 0.0).abs() < 1e-9);
+        let sorted: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&sorted, 50), Duration::from_millis(51));
+        assert_eq!(percentile(&sorted, 99), Duration::from_millis(100));
+        assert_eq!(percentile(&[], 99), Duration::ZERO);
+        assert_eq!(ratio(265.0, 100.0), "2.65x");
+        assert_eq!(ratio(1.0, 0.0), "-");
+    }
+
+    #[test]
+    fn the_table_shows_both_binaries_and_their_ratio() {
+        let floor = Summary {
+            init_ms: 3.0,
+            first_response_ms: 4.0,
+            cpu_us: 100.0,
+            peak_rss_mb: 3.0,
+            p50_ms: 0.1,
+            p99_ms: 0.2,
+        };
+        let function = Summary {
+            init_ms: 15.0,
+            first_response_ms: 16.0,
+            cpu_us: 140.0,
+            peak_rss_mb: 7.5,
+            p50_ms: 0.2,
+            p99_ms: 0.4,
+        };
+        let t = table(&floor, &function);
+        assert!(
+            t.contains("| floor (do-nothing lambda_http) | 3.0 | 4.0 | 100 | 3.0 |"),
+            "{t}"
+        );
+        assert!(
+            t.contains(
+                "| rai-widget-auth / floor | 5.00x | 4.00x | 1.40x | 2.50x | 2.00x / 2.00x |"
+            ),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn a_soak_is_flat_only_when_memory_and_descriptors_hold() {
+        let s = |invocations, rss_kb, fds| Sample {
+            invocations,
+            rss_kb,
+            fds,
+        };
+        let (text, flat) =
+            soak_report(&[s(10_000, 8000, 9), s(20_000, 8100, 9), s(30_000, 8050, 9)]);
+        assert!(flat);
+        assert!(text.contains("| 20000 | 8100 | 9 |"), "{text}");
+        assert!(!soak_report(&[s(1, 8000, 9), s(2, 8000, 10)]).1);
+        assert!(!soak_report(&[s(1, 8000, 9), s(2, 12_000, 9)]).1);
+        assert!(!soak_report(&[]).1);
+    }
+
+    #[test]
+    fn reads_the_address_of_a_stand_in_url() {
+        assert_eq!(addr_of("http://127.0.0.1:5111").unwrap().port(), 5111);
+        assert_eq!(
+            addr_of("https://localhost:8443/jwks").unwrap().to_string(),
+            "127.0.0.1:8443"
+        );
+        assert!(addr_of("http://example.com").is_err());
+        let env = aws_env("s", "https://localhost:1");
+        assert!(env.contains(&(
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER".into(),
+            "https://localhost:1".into()
+        )));
+    }
+
+    #[test]
+    fn the_event_is_a_function_url_post_with_the_bearer_session() {
+        let e = event("t.o.k");
+        assert_eq!(e["headers"]["authorization"], "Bearer t.o.k");
+        assert_eq!(e["requestContext"]["http"]["method"], "POST");
+        assert_eq!(e["rawPath"], "/widget-auth");
+    }
+}
