@@ -36,13 +36,15 @@ venv "$CARGO_TARGET_DIR/venv-checkov" "checkov==$CHECKOV_VERSION"
 export PATH="$CARGO_TARGET_DIR/venv-sam/bin:$PATH"
 checkov=$CARGO_TARGET_DIR/venv-checkov/bin/checkov
 
-# The template as written (every option off), then one variant per combination of options.
+# The template as written (every option off), its Lambda Managed Instances twin (generated from
+# it; tests/api/template.rs holds the two together), then one variant per combination of options.
 sam validate --lint --template-file template.yaml
+sam validate --lint --template-file template-managed-instances.yaml
 variants=$CARGO_TARGET_DIR/sam-variants
 rm -rf "$variants"
 python scripts/sam-variants.py --transformed template.yaml "$variants" >/dev/null 2>"$variants.log" ||
     { cat "$variants.log" >&2; exit 1; }
-scanned=(-f template.yaml)
+scanned=(-f template.yaml -f template-managed-instances.yaml)
 for template in "$variants"/*.json; do
     case $template in
     *.cfn.json) ;;
