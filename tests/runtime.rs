@@ -15,6 +15,10 @@ use rai_devtools::returning_ai::{self, Credentials, ReturningAi};
 use rai_devtools::{demo, session};
 use serde_json::Value;
 
+// The EMF checker of the in-process tests: the binary's own stdout is held to the same schema.
+#[path = "api/helpers/emf.rs"]
+mod emf;
+
 const API_KEY: &str = "rai-runtime-test-api-key-0001";
 const ACCESS_ID: &str = "rai-runtime-test-access-id";
 const ACCESS_KEY: &str = "rai-runtime-test-access-key-0001";
@@ -134,6 +138,9 @@ fn check_logs(stack: &Stack, lines: &[String]) -> Vec<Value> {
             let value: Value = serde_json::from_str(line)
                 .unwrap_or_else(|e| panic!("a stdout line is not JSON ({e}): {line}"));
             assert!(value.is_object(), "{line}");
+            if let Err(why) = emf::check(&value) {
+                panic!("a log line that breaks the EMF specification ({why}): {line}");
+            }
             value
         })
         .collect()
