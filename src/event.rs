@@ -76,7 +76,7 @@ fn bad(detail: impl Into<String>) -> ApiError {
 /// Reads an event. Anything that is not an HTTP request within HTTP's rules is `bad_request`.
 pub fn parse(event: &str) -> Result<Request, ApiError> {
     let wire: WireEvent = serde_json::from_str(event)
-        .map_err(|e| bad(format!("unreadable event ({})", e.classify_name())))?;
+        .map_err(|e| bad(format!("unreadable event ({})", category(&e))))?;
     let context = wire.request_context.unwrap_or_default();
     let v2_method = context.http.and_then(|h| h.method);
     let (method, path, query_bytes) = match (v2_method, wire.http_method) {
@@ -199,19 +199,13 @@ impl From<Response> for WireResponse {
     }
 }
 
-trait Classify {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl Classify for serde_json::Error {
-    /// serde's own text can quote the event; the log gets only the category.
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "I/O",
-            serde_json::error::Category::Syntax => "not JSON",
-            serde_json::error::Category::Data => "unexpected shape",
-            serde_json::error::Category::Eof => "truncated",
-        }
+/// serde's own text can quote the event; the log gets only the category.
+fn category(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "I/O",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "unexpected shape",
+        serde_json::error::Category::Eof => "truncated",
     }
 }
 
