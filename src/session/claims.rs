@@ -1,15 +1,51 @@
 //! The claims of a verified session, and the rules every session source shares: the
 //! `email_verified` check, the email the sign-in API gets, the identifiers the access-key API gets.
 
+use std::sync::Arc;
+
 use http::HeaderValue;
 use serde_json::{Map, Value};
 
+use crate::config::SessionConfig;
 use crate::error::{ApiError, ErrorCode};
 use crate::upstream::Identifiers;
 
 use super::invalid;
 
-/// Who is calling, as a session source vouched for it.
+/// Kept claims (an email, `email_verified`, identifiers) are well under this; larger ones are used
+/// for their request but never cached, so no caller can fill memory with huge claims.
+pub const MAX_KEPT_BYTES: usize = 2048;
+
+/// The claims a session is judged by: the email claim, `email_verified` and the identifiers'
+/// claims. A source that caches what it verified keeps only these, so a cached session is small
+/// and holds nothing the function does not use.
+#[derive(Debug, Clone)]
+pub struct Kept {
+    names: Arc<[String]>,
+}
+
+impl Kept {
+    pub fn new(config: &SessionConfig) -> Self {
+        let names = std::iter::once(config.email_claim.clone())
+            .chain(std::iter::once("email_verified".to_owned()))
+            .chain(config.identifiers.iter().map(|(_, claim)| claim.clone()))
+            .collect();
+        Self { names }
+    }
+
+    pub fn from(&self, claims: &Map<String, Value>) -> Map<String, Value> {
+        self.names
+            .iter()
+            .filter_map(|name| claims.get(name).map(|v| (name.clone(), v.clone())))
+            .collect()
+    }
+
+    /// Whether kept claims are small enough to cache.
+    pub fn small_enough(claims: &Map<String, Value>) -> bool {
+        serde_json::to_vec(claims).is_ok_and(|bytes| bytes.len() <= MAX_KEPT_BYTES)
+    }
+}
+
 /// An email address holds at most 320 bytes (RFC 5321: 64 for the local part, 255 for the domain).
 const MAX_EMAIL_BYTES: usize = 320;
 
@@ -29,6 +65,7 @@ fn is_plain_address(email: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || matches!(c, ',' | '<' | '>'))
 }
 
+/// Who is calling, as a session source vouched for it.
 #[derive(Debug)]
 pub struct Session {
     claims: Map<String, Value>,

@@ -2,6 +2,8 @@
 //!
 //! The algorithms follow from the key (its type, curve and own `alg`), never from the token.
 
+use std::sync::Arc;
+
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
@@ -9,6 +11,8 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 
+use super::expiring::digest_of;
+use super::keys::VerifyingKey;
 use super::{invalid, wrong_alg};
 
 /// The asymmetric algorithms the contract accepts from a key set.
@@ -26,7 +30,7 @@ pub const ASYMMETRIC: &[Algorithm] = &[
 pub struct Key {
     kid: Option<String>,
     algorithms: Vec<Algorithm>,
-    key: DecodingKey,
+    key: VerifyingKey,
 }
 
 /// A JWKS document. Keys are read one by one, so one the library cannot read does not take the
@@ -52,7 +56,7 @@ pub fn find(
     keys: &[Key],
     kid: Option<&str>,
     alg: Algorithm,
-) -> Option<Result<DecodingKey, ApiError>> {
+) -> Option<Result<VerifyingKey, ApiError>> {
     let named = || {
         keys.iter()
             .filter(move |k| kid.is_none_or(|kid| k.kid.as_deref() == Some(kid)))
@@ -107,7 +111,11 @@ fn key_from_jwk(jwk: &Jwk) -> Option<Key> {
     Some(Key {
         kid: jwk.common.key_id.clone(),
         algorithms,
-        key: DecodingKey::from_jwk(jwk).ok()?,
+        key: VerifyingKey {
+            key: Arc::new(DecodingKey::from_jwk(jwk).ok()?),
+            // The JWK as this function read it: any change of material changes the digest.
+            id: digest_of(&serde_json::to_vec(jwk).ok()?),
+        },
     })
 }
 
@@ -160,6 +168,21 @@ pub(super) mod tests {
             assert!(find(&kept, Some("shared"), alg).is_none(), "{alg:?}");
             assert!(find(&kept, Some("shared-hs"), alg).is_none(), "{alg:?}");
         }
+    }
+
+    #[test]
+    fn a_key_is_named_by_its_material_not_its_kid() {
+        let mut other = rsa_jwk("rsa-1");
+        other["n"] = json!(format!("{}A", &other["n"].as_str().unwrap()[1..]));
+        let id = |set: Value| {
+            let kept = keys(json!({ "keys": [set] }));
+            match find(&kept, Some("rsa-1"), Algorithm::RS256) {
+                Some(Ok(key)) => key.id,
+                _ => panic!("the key is usable"),
+            }
+        };
+        assert_eq!(id(rsa_jwk("rsa-1")), id(rsa_jwk("rsa-1")));
+        assert_ne!(id(rsa_jwk("rsa-1")), id(other));
     }
 
     #[test]

@@ -14,8 +14,11 @@ use crate::error::ApiError;
 use crate::log::Logger;
 use crate::secret::SecretStore;
 
+use super::claims::Kept;
+use super::expiring::digest_of;
 use super::jwk::ASYMMETRIC;
 use super::keys::Keys;
+use super::verified::{Verified, VerifiedTokens};
 use super::{invalid, wrong_alg};
 
 pub struct JwtVerifier {
@@ -24,6 +27,8 @@ pub struct JwtVerifier {
     validations: Vec<(Algorithm, Validation)>,
     leeway_seconds: u64,
     keys: Keys,
+    keep: Kept,
+    verified: VerifiedTokens,
 }
 
 impl JwtVerifier {
@@ -63,6 +68,8 @@ impl JwtVerifier {
                 .collect(),
             leeway_seconds: config.leeway_seconds,
             keys: Keys::new(config, http, timeout, log),
+            keep: Kept::new(config),
+            verified: VerifiedTokens::default(),
         }
     }
 
@@ -74,12 +81,24 @@ impl JwtVerifier {
         self.keys.warm_up(secrets, budget).await
     }
 
-    /// Checks the token's signature and claims; returns its claims.
+    /// Checks the token's signature and claims; returns the claims a session is judged by.
     pub async fn verify(
         &self,
         token: &str,
         secrets: &Arc<SecretStore>,
     ) -> Result<Map<String, Value>, ApiError> {
+        let digest = digest_of(token.as_bytes());
+        if let Some(seen) = self.verified.get(&digest) {
+            // These bytes passed every check before. Checking again would look up the same key
+            // (or fail the same way) and, with the same key, come out the same.
+            let key = self
+                .keys
+                .key_for(seen.kid.as_deref(), seen.alg, secrets)
+                .await?;
+            if key.id == seen.key_id {
+                return Ok(seen.claims.clone());
+            }
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|e| {
             invalid("the session token is malformed").with_detail(kind_name(e.kind()))
         })?;
@@ -103,7 +122,7 @@ impl JwtVerifier {
             .keys
             .key_for(header.kid.as_deref(), alg, secrets)
             .await?;
-        let Claims(claims) = jsonwebtoken::decode::<Claims>(token, &key, validation)
+        let Claims(claims) = jsonwebtoken::decode::<Claims>(token, &key.key, validation)
             .map_err(|e| rejected(e.kind()))?
             .claims;
         // The library accepts an array for `iss` and compares its members; an issuer is one
@@ -113,11 +132,25 @@ impl JwtVerifier {
                 invalid("the session token is malformed").with_detail("iss is not a string")
             );
         }
-        self.check_iat(&claims)?;
-        Ok(claims)
+        let now = jsonwebtoken::get_current_timestamp();
+        self.check_iat(&claims, now)?;
+        let kept = self.keep.from(&claims);
+        // `exp` is required and was checked as a number; one that is not a whole number of
+        // seconds is simply not remembered.
+        if let Some(exp) = claims.get("exp").and_then(Value::as_u64) {
+            let verified = Verified {
+                kid: header.kid,
+                alg,
+                key_id: key.id,
+                claims: kept.clone(),
+            };
+            self.verified
+                .remember(digest, verified, exp, self.leeway_seconds, now);
+        }
+        Ok(kept)
     }
 
-    fn check_iat(&self, claims: &Map<String, Value>) -> Result<(), ApiError> {
+    fn check_iat(&self, claims: &Map<String, Value>, now: u64) -> Result<(), ApiError> {
         let Some(iat) = claims.get("iat") else {
             return Ok(());
         };
@@ -127,7 +160,7 @@ impl JwtVerifier {
             );
         };
         #[allow(clippy::cast_precision_loss)] // seconds since 1970 fit an f64 exactly
-        let latest = (jsonwebtoken::get_current_timestamp() + self.leeway_seconds) as f64;
+        let latest = (now + self.leeway_seconds) as f64;
         if iat > latest {
             return Err(
                 invalid("the session token is not valid yet").with_detail("iat in the future")

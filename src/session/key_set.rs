@@ -9,7 +9,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use reqwest::Url;
 
 use crate::error::{ApiError, ErrorCode};
@@ -19,6 +19,7 @@ use crate::outbound::get_json;
 use crate::refresh::Refresh;
 
 use super::jwk::{ASYMMETRIC, Key, KeySetDocument, find};
+use super::keys::VerifyingKey;
 use super::{discovery, invalid, wrong_alg};
 
 /// A token with an unknown `kid` refetches the key set at most this often, however many such
@@ -96,7 +97,7 @@ impl KeySet {
         self: &Arc<Self>,
         kid: Option<&str>,
         alg: Algorithm,
-    ) -> Result<DecodingKey, ApiError> {
+    ) -> Result<VerifyingKey, ApiError> {
         if !ASYMMETRIC.contains(&alg) {
             return Err(wrong_alg(alg));
         }

@@ -12,6 +12,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::log::Logger;
 use crate::secret::SecretStore;
 
+use super::expiring::{Digest, digest_of};
 use super::key_set::{KeySet, KeySetUrl};
 use super::wrong_alg;
 
@@ -40,6 +41,14 @@ impl KeySource {
             ))
         }
     }
+}
+
+/// A key that may verify a token, with the digest of its material: a remembered check is reused
+/// only while the same material is in force ([`super::verified`]).
+#[derive(Clone)]
+pub struct VerifyingKey {
+    pub key: Arc<DecodingKey>,
+    pub id: Digest,
 }
 
 pub struct Keys {
@@ -116,7 +125,7 @@ impl Keys {
         kid: Option<&str>,
         alg: Algorithm,
         secrets: &Arc<SecretStore>,
-    ) -> Result<DecodingKey, ApiError> {
+    ) -> Result<VerifyingKey, ApiError> {
         let source = if self.config.jwks_url.is_some() {
             KeySource::KeySetUrl
         } else {
@@ -127,7 +136,10 @@ impl Keys {
                     if alg != Algorithm::HS256 {
                         return Err(wrong_alg(alg));
                     }
-                    return Ok(DecodingKey::from_secret(secret.as_bytes()));
+                    return Ok(VerifyingKey {
+                        key: Arc::new(DecodingKey::from_secret(secret.as_bytes())),
+                        id: digest_of(secret.as_bytes()),
+                    });
                 }
                 (Ok(source), _) => source,
                 (Err(e), _) => {

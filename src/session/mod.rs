@@ -15,25 +15,25 @@ mod authorizer;
 mod claims;
 mod credential;
 mod discovery;
+mod expiring;
 mod jwk;
 mod jwt;
 mod key_set;
 mod keys;
 mod userinfo;
 mod userinfo_cache;
+mod verified;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 
+use claims::Kept;
 pub use claims::Session;
 pub use credential::{Credential, Locator, MAX_TOKEN_BYTES};
 pub use keys::KeySource;
 pub use userinfo::MAX_USERINFO_BYTES;
-pub use userinfo_cache::{
-    MAX_ENTRIES as USERINFO_CACHE_ENTRIES, MAX_ENTRY_BYTES as USERINFO_CACHE_ENTRY_BYTES,
-};
 
 use crate::config::{ConfigError, SessionConfig, SessionSource};
 use crate::error::{ApiError, ErrorCode};
@@ -75,21 +75,14 @@ impl Sessions {
         let locator = || Locator::new(config.header.clone(), config.cookie.clone());
         let source = match &config.source {
             SessionSource::Authorizer => Source::Authorizer,
-            SessionSource::Userinfo(userinfo) => {
-                // The claims a session is judged by; the rest of an answer is not kept.
-                let keep = std::iter::once(config.email_claim.clone())
-                    .chain(std::iter::once("email_verified".to_owned()))
-                    .chain(config.identifiers.iter().map(|(_, claim)| claim.clone()))
-                    .collect();
-                Source::Userinfo {
-                    locator: locator(),
-                    cache: UserinfoCache::new(
-                        Userinfo::new(userinfo, http, timeout, keep),
-                        userinfo.ttl,
-                        log,
-                    ),
-                }
-            }
+            SessionSource::Userinfo(userinfo) => Source::Userinfo {
+                locator: locator(),
+                cache: UserinfoCache::new(
+                    Userinfo::new(userinfo, http, timeout, Kept::new(config)),
+                    userinfo.ttl,
+                    log,
+                ),
+            },
             SessionSource::Jwt => Source::Jwt {
                 locator: locator(),
                 jwt: Box::new(JwtVerifier::new(config, http, timeout, log)),

@@ -11,6 +11,7 @@ use crate::config::UserinfoConfig;
 use crate::error::{ApiError, ErrorCode};
 use crate::outbound::{FetchError, read_capped};
 
+use super::claims::Kept;
 use super::credential::Credential;
 use super::invalid;
 
@@ -106,9 +107,7 @@ pub struct Userinfo {
     url: Url,
     pointer: Option<String>,
     timeout: Duration,
-    /// The claims a session is judged by (email, `email_verified`, identifiers): only these are
-    /// kept, so a cached answer is small and holds nothing the function does not use.
-    keep: Vec<String>,
+    keep: Kept,
 }
 
 impl Userinfo {
@@ -116,7 +115,7 @@ impl Userinfo {
         config: &UserinfoConfig,
         http: reqwest::Client,
         timeout: Duration,
-        keep: Vec<String>,
+        keep: Kept,
     ) -> Self {
         Self {
             http,
@@ -169,19 +168,12 @@ impl Userinfo {
             None => &document,
         };
         match selected {
-            Value::Object(claims) => Ok(self.kept(claims)),
+            Value::Object(claims) => Ok(self.keep.from(claims)),
             Value::Null if self.pointer.is_some() => Err(UserinfoError::NoUser),
             _ => Err(UserinfoError::Failed(
                 "answer's claims are not a JSON object".into(),
             )),
         }
-    }
-
-    fn kept(&self, claims: &Map<String, Value>) -> Map<String, Value> {
-        self.keep
-            .iter()
-            .filter_map(|name| claims.get(name).map(|v| (name.clone(), v.clone())))
-            .collect()
     }
 }
 

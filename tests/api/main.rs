@@ -11,3 +11,4 @@ mod session;
 mod template;
 mod upstream;
 mod userinfo;
+mod verified;
