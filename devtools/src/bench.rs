@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::function::{Echo, FunctionProcess};
 use crate::returning_ai::{Credentials, ReturningAi};
-use crate::runtime_api::RuntimeApi;
+use crate::runtime_api::{RuntimeApi, TraceIds};
 use crate::tls::{ThrowawayCa, TlsFront};
 use crate::{idp, session};
 
@@ -38,6 +38,8 @@ pub struct Figures {
     pub first_response: Duration,
     /// Microseconds of CPU (user + system) per warm invocation.
     pub cpu_us: f64,
+    /// The user-space part of `cpu_us` (the rest is the kernel's, mostly loopback sockets).
+    pub cpu_user_us: f64,
     pub peak_rss_kb: u64,
     /// Wall time of each measured invocation, as the Runtime API sees it.
     pub latencies: Vec<Duration>,
@@ -63,17 +65,26 @@ pub struct Plan {
     pub invocations: usize,
     /// Take a `Sample` every this many invocations (0: only at the end).
     pub sample_every: usize,
+    pub trace_ids: TraceIds,
 }
 
-/// utime + stime, in clock ticks, from the text of `/proc/<pid>/stat`. The command name (field
-/// 2) may hold spaces and parentheses, so fields are counted after its last `)`.
-pub fn cpu_ticks(stat: &str) -> Option<u64> {
+/// CPU time in clock ticks, from `/proc/<pid>/stat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuTicks {
+    pub user: u64,
+    pub system: u64,
+}
+
+/// utime and stime from the text of `/proc/<pid>/stat`. The command name (field 2) may hold
+/// spaces and parentheses, so fields are counted after its last `)`.
+pub fn cpu_ticks(stat: &str) -> Option<CpuTicks> {
     let rest = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // After the name: state (3) ... utime (14), stime (15).
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
+    Some(CpuTicks {
+        user: fields.get(11)?.parse().ok()?,
+        system: fields.get(12)?.parse().ok()?,
+    })
 }
 
 /// A `kB` line of `/proc/<pid>/status` (`VmHWM`, `VmRSS`).
@@ -234,21 +245,56 @@ pub fn token() -> String {
     idp::mint(&session::demo_claims(EMAIL, 86_400))
 }
 
+/// Which session tokens the measured invocations carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tokens {
+    /// One token for all, as a signed-in user's page views send it: after the first, the
+    /// function reuses its check (src/session/verified.rs).
+    Same,
+    /// [`FRESH_TOKENS`] distinct tokens in turn, more than the function remembers, so every
+    /// check is a new RS256 signature check.
+    Fresh,
+}
+
+/// More than the function's 4,096 remembered checks: taken in turn, each token has been
+/// forgotten by the time it comes round again.
+pub const FRESH_TOKENS: usize = 5_000;
+
+/// The events the invocations carry, taken in turn.
+pub fn events(tokens: Tokens) -> Vec<Bytes> {
+    let claims = session::demo_claims(EMAIL, 86_400);
+    let count = match tokens {
+        Tokens::Same => 1,
+        Tokens::Fresh => FRESH_TOKENS,
+    };
+    (0..count)
+        .map(|n| {
+            let mut claims = claims.clone();
+            if tokens == Tokens::Fresh {
+                claims["jti"] = json!(format!("bench-{n}"));
+            }
+            Bytes::from(event(&idp::mint(&claims)).to_string())
+        })
+        .collect()
+}
+
 /// Runs `binary` once under a fresh Runtime API stand-in: the first event queued before exec,
 /// then the warm-up, then the measured invocations.
 pub async fn run(
     binary: &Path,
     env: &[(String, String)],
-    event: &Bytes,
+    events: &[Bytes],
     plan: &Plan,
 ) -> Result<Figures, String> {
     let runtime = Arc::new(
-        RuntimeApi::start("127.0.0.1:0".parse().expect("an address"))
+        RuntimeApi::start_with("127.0.0.1:0".parse().expect("an address"), plan.trace_ids)
             .await
             .map_err(|e| format!("Runtime API: {e}"))?,
     );
+    let mut events = events.iter().cycle();
+    let mut next_event = || events.next().cloned().unwrap_or_default();
     let first = {
-        let (runtime, event) = (runtime.clone(), event.clone());
+        let (runtime, event) = (runtime.clone(), next_event());
         tokio::spawn(async move { runtime.invoke_raw(event, TIMEOUT).await })
     };
     // Give the queued event a moment to land, so exec is the last thing before the clock.
@@ -268,7 +314,7 @@ pub async fn run(
     let mut not_ok = usize::from(!is_ok(&answer));
 
     for _ in 0..plan.warm_up {
-        let answer = invoke(&runtime, event, binary).await?;
+        let answer = invoke(&runtime, next_event(), binary).await?;
         not_ok += usize::from(!is_ok(&answer));
     }
     let before = cpu_ticks(&proc_text(pid, "stat")?).ok_or("unreadable /proc/<pid>/stat")?;
@@ -276,7 +322,7 @@ pub async fn run(
     let mut samples = Vec::new();
     for n in 1..=plan.invocations {
         let at = Instant::now();
-        let answer = invoke(&runtime, event, binary).await?;
+        let answer = invoke(&runtime, next_event(), binary).await?;
         latencies.push(at.elapsed());
         not_ok += usize::from(!is_ok(&answer));
         if plan.sample_every > 0 && n % plan.sample_every == 0 {
@@ -293,10 +339,17 @@ pub async fn run(
     }
     drop(process);
     latencies.sort();
+    let ticks = ticks_per_second();
     Ok(Figures {
         init,
         first_response,
-        cpu_us: per_invocation_us(before, after, ticks_per_second(), plan.invocations),
+        cpu_us: per_invocation_us(
+            before.user + before.system,
+            after.user + after.system,
+            ticks,
+            plan.invocations,
+        ),
+        cpu_user_us: per_invocation_us(before.user, after.user, ticks, plan.invocations),
         peak_rss_kb,
         latencies,
         not_ok,
@@ -305,9 +358,9 @@ pub async fn run(
     })
 }
 
-async fn invoke(runtime: &RuntimeApi, event: &Bytes, binary: &Path) -> Result<Bytes, String> {
+async fn invoke(runtime: &RuntimeApi, event: Bytes, binary: &Path) -> Result<Bytes, String> {
     runtime
-        .invoke_raw(event.clone(), TIMEOUT)
+        .invoke_raw(event, TIMEOUT)
         .await
         .map_err(|e| format!("{}: {e}", binary.display()))
 }
@@ -322,6 +375,7 @@ pub struct Summary {
     pub init_ms: f64,
     pub first_response_ms: f64,
     pub cpu_us: f64,
+    pub cpu_user_us: f64,
     pub peak_rss_mb: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
@@ -333,6 +387,7 @@ pub fn summarize(rounds: &[Figures]) -> Summary {
         init_ms: pick(&|r| ms(r.init)),
         first_response_ms: pick(&|r| ms(r.first_response)),
         cpu_us: pick(&|r| r.cpu_us),
+        cpu_user_us: pick(&|r| r.cpu_user_us),
         peak_rss_mb: pick(&|r| r.peak_rss_kb as f64 / 1024.0),
         p50_ms: pick(&|r| ms(percentile(&r.latencies, 50))),
         p99_ms: pick(&|r| ms(percentile(&r.latencies, 99))),
@@ -355,22 +410,34 @@ pub fn ratio(a: f64, b: f64) -> String {
 /// The Markdown table: the floor, the function, and the function as ratios to the floor.
 pub fn table(floor: &Summary, function: &Summary) -> String {
     let mut out = String::from(
-        "| binary | init ms | first response ms | CPU µs per warm request | peak RSS MB | wall p50 / p99 ms |\n|---|---|---|---|---|---|\n",
+        "| binary | init ms | first response ms | CPU µs per warm request | of which user / kernel µs | peak RSS MB | wall p50 / p99 ms |\n|---|---|---|---|---|---|---|\n",
     );
     for (name, s) in [
         ("floor (do-nothing lambda_http)", floor),
         ("rai-widget-auth", function),
     ] {
         out.push_str(&format!(
-            "| {name} | {:.1} | {:.1} | {:.0} | {:.1} | {:.2} / {:.2} |\n",
-            s.init_ms, s.first_response_ms, s.cpu_us, s.peak_rss_mb, s.p50_ms, s.p99_ms
+            "| {name} | {:.1} | {:.1} | {:.0} | {:.0} / {:.0} | {:.1} | {:.2} / {:.2} |\n",
+            s.init_ms,
+            s.first_response_ms,
+            s.cpu_us,
+            s.cpu_user_us,
+            s.cpu_us - s.cpu_user_us,
+            s.peak_rss_mb,
+            s.p50_ms,
+            s.p99_ms
         ));
     }
     out.push_str(&format!(
-        "| rai-widget-auth / floor | {} | {} | {} | {} | {} / {} |\n",
+        "| rai-widget-auth / floor | {} | {} | {} | {} / {} | {} | {} / {} |\n",
         ratio(function.init_ms, floor.init_ms),
         ratio(function.first_response_ms, floor.first_response_ms),
         ratio(function.cpu_us, floor.cpu_us),
+        ratio(function.cpu_user_us, floor.cpu_user_us),
+        ratio(
+            function.cpu_us - function.cpu_user_us,
+            floor.cpu_us - floor.cpu_user_us
+        ),
         ratio(function.peak_rss_mb, floor.peak_rss_mb),
         ratio(function.p50_ms, floor.p50_ms),
         ratio(function.p99_ms, floor.p99_ms),
@@ -397,6 +464,17 @@ pub fn soak_report(samples: &[Sample]) -> (String, bool) {
     (out, flat)
 }
 
+/// Bytes of RSS gained per invocation from the first sample to the last (0 for fewer than two).
+pub fn growth_per_invocation(samples: &[Sample]) -> f64 {
+    match (samples.first(), samples.last()) {
+        (Some(first), Some(last)) if last.invocations > first.invocations => {
+            (last.rss_kb as f64 - first.rss_kb as f64) * 1024.0
+                / (last.invocations - first.invocations) as f64
+        }
+        _ => 0.0,
+    }
+}
+
 /// Where the two binaries are, by default: `$CARGO_TARGET_DIR` (else `target`)/release.
 pub fn default_binaries() -> (PathBuf, PathBuf) {
     let target =
@@ -415,7 +493,8 @@ pub struct Options {
     pub floor: PathBuf,
     pub rounds: usize,
     pub plan: Plan,
-    /// Invocations of the soak (0: no soak), sampled every `soak_every`.
+    pub tokens: Tokens,
+    /// Invocations of each soak (0: no soak), sampled every `soak_every`.
     pub soak: usize,
     pub soak_every: usize,
     /// Secrets Manager (moto, plain HTTP): when given, the API key lives in a secret there.
@@ -455,7 +534,7 @@ pub async fn bench(options: &Options, out: &mut impl std::io::Write) -> Result<(
         env.push(("SSL_CERT_FILE".into(), t.ca.bundle.display().to_string()));
     }
     env.extend(options.extra_env.iter().cloned());
-    let event = Bytes::from(event(&token()).to_string());
+    let events = events(options.tokens);
     let w = |out: &mut dyn std::io::Write, text: &str| {
         let _ = writeln!(out, "{text}");
         let _ = out.flush();
@@ -463,10 +542,14 @@ pub async fn bench(options: &Options, out: &mut impl std::io::Write) -> Result<(
     w(
         out,
         &format!(
-            "rai-dev bench: {} rounds of {} warm-up + {} measured invocations per binary, RS256 session, POST /widget-auth\nfunction: {}\nfloor: {}",
+            "rai-dev bench: {} rounds of {} warm-up + {} measured invocations per binary, RS256 session, POST /widget-auth, {}\nfunction: {}\nfloor: {}",
             options.rounds,
             options.plan.warm_up,
             options.plan.invocations,
+            match options.tokens {
+                Tokens::Same => "one session token for all invocations".to_owned(),
+                Tokens::Fresh => format!("{FRESH_TOKENS} distinct session tokens in turn"),
+            },
             options.function.display(),
             options.floor.display()
         ),
@@ -478,7 +561,7 @@ pub async fn bench(options: &Options, out: &mut impl std::io::Write) -> Result<(
             ("floor", &options.floor, &no_env, &mut floors),
             ("function", &options.function, &env, &mut functions),
         ] {
-            let f = run(binary, env, &event, &options.plan).await?;
+            let f = run(binary, env, &events, &options.plan).await?;
             if f.not_ok > 0 {
                 return Err(format!("{name}: {} answers were not 200", f.not_ok));
             }
@@ -504,27 +587,41 @@ pub async fn bench(options: &Options, out: &mut impl std::io::Write) -> Result<(
         w(out, &run_probe(probe, &env).await?);
     }
     if options.soak > 0 {
-        let plan = Plan {
-            warm_up: options.plan.warm_up,
-            invocations: options.soak,
-            sample_every: options.soak_every,
-        };
-        let f = run(&options.function, &env, &event, &plan).await?;
-        let (text, flat) = soak_report(&f.samples);
-        w(
-            out,
-            &format!(
-                "soak: {} invocations of rai-widget-auth ({} not 200), CPU {:.0} µs per request, VmHWM {} kB; RSS and fds {}\n",
-                options.soak,
-                f.not_ok,
-                f.cpu_us,
-                f.peak_rss_kb,
-                if flat { "flat" } else { "NOT flat" }
-            ),
-        );
-        w(out, &text);
-        if f.not_ok > 0 {
-            return Err(format!("soak: {} answers were not 200", f.not_ok));
+        for (name, binary, env) in [
+            ("rai-widget-auth", &options.function, &env),
+            ("floor", &options.floor, &no_env),
+        ] {
+            for trace_ids in [TraceIds::PerInvocation, TraceIds::Same] {
+                let plan = Plan {
+                    warm_up: options.plan.warm_up,
+                    invocations: options.soak,
+                    sample_every: options.soak_every,
+                    trace_ids,
+                };
+                let f = run(binary, env, &events, &plan).await?;
+                let (text, flat) = soak_report(&f.samples);
+                w(
+                    out,
+                    &format!(
+                        "soak: {} invocations of {name}, {} ({} not 200), CPU {:.0} µs per request, VmHWM {} kB; RSS grows {:.0} bytes per invocation after the first sample; RSS and fds {}\n",
+                        options.soak,
+                        match trace_ids {
+                            TraceIds::PerInvocation =>
+                                "a new trace id per invocation (as on Lambda)",
+                            TraceIds::Same => "one trace id for all",
+                        },
+                        f.not_ok,
+                        f.cpu_us,
+                        f.peak_rss_kb,
+                        growth_per_invocation(&f.samples),
+                        if flat { "flat" } else { "NOT flat" }
+                    ),
+                );
+                w(out, &text);
+                if f.not_ok > 0 {
+                    return Err(format!("soak: {} answers were not 200", f.not_ok));
+                }
+            }
         }
     }
     Ok(())
@@ -675,7 +772,13 @@ mod tests {
     fn reads_cpu_ticks_past_a_command_name_with_spaces_and_parentheses() {
         // Fields 14 and 15 (utime, stime) are 1234 and 56.
         let stat = "4242 (rai (widget) auth) S 1 4242 4242 0 -1 4194560 500 0 0 0 1234 56 0 0 20 0 1 0 100 1000 200";
-        assert_eq!(cpu_ticks(stat), Some(1290));
+        assert_eq!(
+            cpu_ticks(stat),
+            Some(CpuTicks {
+                user: 1234,
+                system: 56
+            })
+        );
         assert_eq!(cpu_ticks("4242 (x) S 1"), None);
         assert_eq!(cpu_ticks("garbage"), None);
         // This process's own line parses.
@@ -719,6 +822,7 @@ mod tests {
             init_ms: 3.0,
             first_response_ms: 4.0,
             cpu_us: 100.0,
+            cpu_user_us: 60.0,
             peak_rss_mb: 3.0,
             p50_ms: 0.1,
             p99_ms: 0.2,
@@ -727,18 +831,19 @@ mod tests {
             init_ms: 15.0,
             first_response_ms: 16.0,
             cpu_us: 140.0,
+            cpu_user_us: 90.0,
             peak_rss_mb: 7.5,
             p50_ms: 0.2,
             p99_ms: 0.4,
         };
         let t = table(&floor, &function);
         assert!(
-            t.contains("| floor (do-nothing lambda_http) | 3.0 | 4.0 | 100 | 3.0 |"),
+            t.contains("| floor (do-nothing lambda_http) | 3.0 | 4.0 | 100 | 60 / 40 | 3.0 |"),
             "{t}"
         );
         assert!(
             t.contains(
-                "| rai-widget-auth / floor | 5.00x | 4.00x | 1.40x | 2.50x | 2.00x / 2.00x |"
+                "| rai-widget-auth / floor | 5.00x | 4.00x | 1.40x | 1.50x / 1.25x | 2.50x | 2.00x / 2.00x |"
             ),
             "{t}"
         );
@@ -758,6 +863,21 @@ mod tests {
         assert!(!soak_report(&[s(1, 8000, 9), s(2, 8000, 10)]).1);
         assert!(!soak_report(&[s(1, 8000, 9), s(2, 12_000, 9)]).1);
         assert!(!soak_report(&[]).1);
+    }
+
+    #[test]
+    fn growth_is_per_invocation_from_the_first_sample_to_the_last() {
+        let s = |invocations, rss_kb| Sample {
+            invocations,
+            rss_kb,
+            fds: 9,
+        };
+        // 1,000 kB over 10,000 invocations: 102.4 bytes each.
+        let g = growth_per_invocation(&[s(10_000, 8_000), s(15_000, 8_200), s(20_000, 9_000)]);
+        assert!((g - 102.4).abs() < 1e-9, "{g}");
+        assert!(growth_per_invocation(&[s(10_000, 9_000), s(20_000, 8_000)]) < 0.0);
+        assert!((growth_per_invocation(&[s(1, 8_000)]) - 0.0).abs() < 1e-9);
+        assert!((growth_per_invocation(&[]) - 0.0).abs() < 1e-9);
     }
 
     #[test]

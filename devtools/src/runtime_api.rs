@@ -84,7 +84,18 @@ struct Invocation {
     trace_id: String,
 }
 
+/// The `Lambda-Runtime-Trace-Id` each invocation gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceIds {
+    /// A new one per invocation, as Lambda sends them.
+    PerInvocation,
+    /// One for all, so that the benchmark's soak can tell what a runtime keeps per distinct
+    /// trace id (lambda_runtime puts each into the environment) from everything else.
+    Same,
+}
+
 struct State {
+    trace_ids: TraceIds,
     queue: mpsc::UnboundedSender<Invocation>,
     // Pollers take turns at the receiver; one waits while the others wait for the lock, and
     // `recv` is cancel-safe, so a poller that hangs up loses no event.
@@ -104,8 +115,13 @@ pub struct RuntimeApi {
 
 impl RuntimeApi {
     pub async fn start(addr: SocketAddr) -> std::io::Result<Self> {
+        Self::start_with(addr, TraceIds::PerInvocation).await
+    }
+
+    pub async fn start_with(addr: SocketAddr, trace_ids: TraceIds) -> std::io::Result<Self> {
         let (queue, next) = mpsc::unbounded_channel();
         let state = Arc::new(State {
+            trace_ids,
             queue,
             next: tokio::sync::Mutex::new(next),
             waiting: Mutex::new(HashMap::new()),
@@ -150,7 +166,12 @@ impl RuntimeApi {
             id: id.clone(),
             event,
             deadline_ms: (now + timeout).as_millis(),
-            trace_id: format!("Root=1-{:08x}-{:024x};Sampled=0", now.as_secs(), n),
+            trace_id: match self.state.trace_ids {
+                TraceIds::PerInvocation => {
+                    format!("Root=1-{:08x}-{:024x};Sampled=0", now.as_secs(), n)
+                }
+                TraceIds::Same => "Root=1-00000000-000000000000000000000000;Sampled=0".into(),
+            },
         };
         // The receiver lives in `state`, which `self` holds: sending cannot fail.
         let _ = self.state.queue.send(invocation);
@@ -386,6 +407,53 @@ mod tests {
             .parse()
             .unwrap();
         (id, deadline, r.json().await.unwrap())
+    }
+
+    /// The trace ids of two invocations, in order.
+    async fn two_trace_ids(trace_ids: TraceIds) -> Vec<String> {
+        let api = RuntimeApi::start_with("127.0.0.1:0".parse().unwrap(), trace_ids)
+            .await
+            .unwrap();
+        let addr = api.address();
+        let function = tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut seen = Vec::new();
+            for _ in 0..2 {
+                let r = client
+                    .get(format!("http://{addr}/{RUNTIME}/invocation/next"))
+                    .send()
+                    .await
+                    .unwrap();
+                let h = r.headers();
+                seen.push(h["lambda-runtime-trace-id"].to_str().unwrap().to_owned());
+                let id = h["lambda-runtime-aws-request-id"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                client
+                    .post(format!("http://{addr}/{RUNTIME}/invocation/{id}/response"))
+                    .body("{}")
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            seen
+        });
+        for n in 0..2 {
+            api.invoke(&json!({ "n": n }), Duration::from_secs(5))
+                .await
+                .unwrap();
+        }
+        function.await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn trace_ids_are_new_per_invocation_unless_asked_to_stay_the_same() {
+        let distinct = two_trace_ids(TraceIds::PerInvocation).await;
+        assert_ne!(distinct[0], distinct[1]);
+        assert!(distinct[0].starts_with("Root=1-"), "{}", distinct[0]);
+        let same = two_trace_ids(TraceIds::Same).await;
+        assert_eq!(same[0], same[1]);
     }
 
     #[tokio::test]

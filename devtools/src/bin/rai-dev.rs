@@ -14,6 +14,7 @@ use rai_devtools::function::Echo;
 use rai_devtools::local::LocalFunction;
 use rai_devtools::opaque_sessions::OpaqueSessions;
 use rai_devtools::returning_ai::{Credentials, ReturningAi};
+use rai_devtools::runtime_api::TraceIds;
 use rai_devtools::site::{Sessions, Site, SiteConfig};
 use rai_devtools::{bench, demo, env_file, net, secret, session};
 
@@ -46,12 +47,15 @@ const USAGE: &str = "rai-dev: local front doors and stand-ins for rai-widget-aut
   rai-dev free-port
       prints a free loopback port
   rai-dev bench [--function BIN] [--floor BIN] [--rounds N] [--warm-up N] [--invocations N]
-                [--soak N] [--soak-every N] [--secrets-manager MOTO_URL] [--tls on]
-                [--probe BIN] [--function-env F]
+                [--tokens same|fresh] [--soak N] [--soak-every N]
+                [--secrets-manager MOTO_URL] [--tls on] [--probe BIN] [--function-env F]
       the function's release binary and the do-nothing lambda_http floor
       (devtools/examples/floor.rs) under the Runtime API stand-in with the same events:
-      init, first response, CPU per warm request, peak RSS, and the ratios; --soak runs the
-      function N more times, sampling RSS and open descriptors every --soak-every. BIN
+      init, first response, CPU per warm request, peak RSS, and the ratios. --tokens: one
+      session token for all invocations (the default; the function reuses its check) or
+      5,000 distinct ones in turn (every check a new signature check). --soak runs each
+      binary N more times with a new trace id per invocation and with one for all, sampling
+      RSS and open descriptors every --soak-every. BIN
       defaults to $CARGO_TARGET_DIR/release/{rai-widget-auth,examples/floor}.
       --secrets-manager: the API key lives in a secret in that moto; --tls on: Secrets
       Manager, the identity provider and Returning.AI speak TLS on loopback (a throwaway CA
@@ -322,6 +326,12 @@ async fn run(command: &str, args: &Args) -> Result<ExitCode, String> {
                     warm_up: number("warm-up", 1000)?,
                     invocations: number("invocations", 20_000)?,
                     sample_every: 0,
+                    trace_ids: TraceIds::PerInvocation,
+                },
+                tokens: match args.get("tokens") {
+                    None | Some("same") => bench::Tokens::Same,
+                    Some("fresh") => bench::Tokens::Fresh,
+                    Some(other) => return Err(format!("--tokens: same or fresh, not {other}")),
                 },
                 soak: number("soak", 0)?,
                 soak_every: number("soak-every", 10_000)?,
