@@ -71,16 +71,20 @@ class Started:
 
 
 class Stack:
-    def __init__(self, tmp):
+    """mode "jwt": the site's /login sets a session JWT signed with the shared secret.
+    mode "opaque-cookie": /login sets a random session id the site keeps to itself, and the
+    function asks the site's own /api/me who it names (SESSION_USERINFO_URL)."""
+
+    def __init__(self, tmp, mode="jwt"):
         for path in (FUNCTION, RAI_DEV, pathlib.Path(CHROMIUM)):
             if not path.exists():
                 raise RuntimeError(f"{path} is missing: run scripts/test.sh, which builds and installs it")
         self.tmp = tmp
         self.credentials = tmp / "demo.env"
-        rai_dev("demo-env", "--out", self.credentials)
+        rai_dev("demo-env", "--out", self.credentials, "--mode", mode)
         self.servers = []
         self.rai = self.start("returning-ai", ["--env-file", self.credentials])
-        site_port = int(rai_dev("free-port"))
+        site_port = self.site_port = int(rai_dev("free-port"))
         self.site = f"http://www.example.test:{site_port}"
         self.sibling = f"http://intruder.example.test:{site_port}"
         function_env = tmp / "function.env"
@@ -88,6 +92,8 @@ class Stack:
             self.credentials.read_text()
             + f"RAI_WIDGET_API_URL={self.rai.url}\nRAI_API_V2_URL={self.rai.url}\n"
             + f"SESSION_COOKIE={COOKIE}\nCORS_ALLOWED_ORIGINS={self.site}\n"
+            # The site's own /me, on loopback (plain http is allowed there only).
+            + (f"SESSION_USERINFO_URL=http://127.0.0.1:{site_port}/api/me\n" if mode == "opaque-cookie" else "")
         )
         self.function = self.start("function-url", ["--function", FUNCTION, "--env-file", function_env])
         self.auth = f"http://auth.example.test:{self.function.port}"
@@ -95,7 +101,7 @@ class Stack:
         self.start("site", [
             "--listen", f"127.0.0.1:{site_port}", "--api-origin", self.function.url,
             "--static", ROOT / "devtools" / "site", "--cookie-domain", "example.test",
-            "--env-file", self.credentials,
+            "--env-file", self.credentials, "--mode", mode,
         ])
 
     def start(self, name, args):
@@ -106,6 +112,11 @@ class Stack:
     def stop(self):
         for server in reversed(self.servers):
             server.stop()
+
+    def me_calls(self):
+        """What the opaque-cookie site's /api/me requests carried (cookie and header names)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.site_port}/__me-calls", timeout=5) as r:
+            return json.load(r)["calls"]
 
     def upstream_calls(self):
         with urllib.request.urlopen(f"{self.rai.url}/__calls", timeout=5) as r:
@@ -141,6 +152,15 @@ class Stack:
 def stack():
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="rai-browser-"))
     s = Stack(tmp)
+    yield s
+    s.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def opaque_stack():
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="rai-browser-opaque-"))
+    s = Stack(tmp, mode="opaque-cookie")
     yield s
     s.stop()
     shutil.rmtree(tmp, ignore_errors=True)

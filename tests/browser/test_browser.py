@@ -145,3 +145,43 @@ def test_the_demo_widget_page_through_five_refreshes(stack, page):
         page.wait_for_selector("rai-channel-widget[data-state=signed-in]")
         assert widget.evaluate("w => w.token") == widget_token_for(DEFAULT_EMAIL)
     assert stack.upstream_calls() == before + 5
+
+
+def test_an_opaque_session_cookie_is_asked_about_at_the_site(opaque_stack, page):
+    stack = opaque_stack
+    page.goto(f"{stack.site}/blank.html")
+    r = fetch(page, "/api/widget-auth", method="POST")
+    assert (r["status"], r["body"]["error"]) == (401, "missing_session"), r
+
+    # A cookie of the site's own that is not the session: never forwarded.
+    page.evaluate("document.cookie = 'theme=dark; path=/'")
+    sign_in(page, stack.site)
+    session = next(c for c in page.context.cookies() if c["name"] == COOKIE)
+    assert len(session["value"]) == 64 and "." not in session["value"], "an opaque id, not a JWT"
+    assert (session["httpOnly"], session["sameSite"]) == (True, "Lax")
+    before = len(stack.me_calls())
+
+    # The documented same-origin auth-url: the browser sends the site's cookies along, the
+    # function asks the site's /api/me who the session is.
+    r = fetch(page, "/api/widget-auth", method="POST")
+    assert r["status"] == 200, r
+    assert r["body"]["token"] == widget_token_for(DEFAULT_EMAIL)
+    calls = stack.me_calls()[before:]
+    assert [c["cookieNames"] for c in calls] == [[COOKIE]], calls
+    assert calls[0]["status"] == 200
+
+    # Another browser profile, another user: answers are per credential.
+    other = page.context.browser.new_context().new_page()
+    sign_in(other, stack.site, email="opaque.other@example.com")
+    r = fetch(other, "/api/widget-auth", method="POST")
+    assert r["status"] == 200, r
+    assert r["body"]["token"] == widget_token_for("opaque.other@example.com")
+    other.context.close()
+
+    # A session id the site never issued: the site says no, so the function does.
+    page.context.clear_cookies()
+    page.context.add_cookies([{"name": COOKIE, "value": "0" * 64, "url": stack.site}])
+    before = len(stack.me_calls())
+    r = fetch(page, "/api/widget-auth", method="POST")
+    assert (r["status"], r["body"]["error"]) == (401, "invalid_session"), r
+    assert [c["status"] for c in stack.me_calls()[before:]] == [401]
