@@ -14,7 +14,7 @@ use crate::cors::{Cors, Origin};
 use crate::error::{ApiError, ErrorCode};
 use crate::event::{self, Request, WireResponse};
 use crate::log::{Logger, RequestLine};
-use crate::outbound;
+use crate::outbound::{self, Outbound};
 use crate::response::{self, ALLOWED_METHODS, Response};
 use crate::route::Route;
 use crate::secret::{Credentials, SecretStore};
@@ -134,12 +134,12 @@ impl App {
                 SecretStore::fixed(credentials, log.clone())
             }
         });
-        let sessions = Sessions::new(
-            &config.session,
-            http.clone(),
-            config.upstream.timeout,
-            log.clone(),
-        );
+        let outbound = Outbound {
+            http: http.clone(),
+            timeout: config.upstream.timeout,
+            log: log.clone(),
+        };
+        let sessions = Sessions::new(&config.session, &outbound);
         sessions.warm_up(&secrets, WARM_UP_BUDGET).await?;
         Ok(Self {
             cors: Cors::new(config.cors_origins, &config.session.header),

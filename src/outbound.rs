@@ -7,6 +7,17 @@ use http::header;
 use reqwest::Url;
 use serde::de::DeserializeOwned;
 
+use crate::log::Logger;
+
+/// What each caller of the outside world (key sets, userinfo) is built with: the one client, how
+/// long one exchange may take (`RAI_UPSTREAM_TIMEOUT_MS`), and the log for its background failures.
+#[derive(Clone)]
+pub struct Outbound {
+    pub http: reqwest::Client,
+    pub timeout: Duration,
+    pub log: Logger,
+}
+
 /// Builds the client every outbound call shares. Redirects are off: a redirect would carry an API
 /// key or a user's session to wherever the `Location` points.
 pub fn client() -> Result<reqwest::Client, reqwest::Error> {

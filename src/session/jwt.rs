@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::config::{ConfigError, SessionConfig};
 use crate::error::ApiError;
-use crate::log::Logger;
+use crate::outbound::Outbound;
 use crate::secret::SecretStore;
 
 use super::claims::Kept;
@@ -32,12 +32,7 @@ pub struct JwtVerifier {
 }
 
 impl JwtVerifier {
-    pub fn new(
-        config: &SessionConfig,
-        http: reqwest::Client,
-        timeout: Duration,
-        log: Logger,
-    ) -> Self {
+    pub fn new(config: &SessionConfig, outbound: &Outbound) -> Self {
         let mut required = vec!["exp"];
         if config.issuer.is_some() {
             required.push("iss");
@@ -67,7 +62,7 @@ impl JwtVerifier {
                 .map(validation_for)
                 .collect(),
             leeway_seconds: config.leeway_seconds,
-            keys: Keys::new(config, http, timeout, log),
+            keys: Keys::new(config, outbound),
             keep: Kept::new(config),
             verified: VerifiedTokens::default(),
         }

@@ -14,8 +14,8 @@ use reqwest::Url;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::lock::lock;
-use crate::log::{Background, Logger};
-use crate::outbound::get_json;
+use crate::log::Background;
+use crate::outbound::{Outbound, get_json};
 use crate::refresh::Refresh;
 
 use super::jwk::{ASYMMETRIC, Key, KeySetDocument, find};
@@ -50,14 +50,12 @@ struct KeyState {
 
 pub struct KeySet {
     url: KeySetUrl,
-    http: reqwest::Client,
-    timeout: Duration,
+    outbound: Outbound,
     state: Mutex<KeyState>,
     /// Held while fetching, so concurrent requests wait for one fetch instead of each making one.
     fetching: tokio::sync::Mutex<()>,
     /// Set while a background fetch refreshes old keys, so there is one at a time.
     refresh: Refresh,
-    log: Logger,
 }
 
 /// How the cached keys may be used now.
@@ -71,11 +69,10 @@ enum Age {
 }
 
 impl KeySet {
-    pub fn new(url: KeySetUrl, http: reqwest::Client, timeout: Duration, log: Logger) -> Self {
+    pub fn new(url: KeySetUrl, outbound: Outbound) -> Self {
         Self {
             url,
-            http,
-            timeout,
+            outbound,
             state: Mutex::new(KeyState {
                 keys: Arc::new(Vec::new()),
                 fetched: None,
@@ -83,7 +80,6 @@ impl KeySet {
             }),
             fetching: tokio::sync::Mutex::new(()),
             refresh: Refresh::default(),
-            log,
         }
     }
 
@@ -163,7 +159,7 @@ impl KeySet {
     /// Callers hold `fetching`. An attempt counts once it ends: one cut short (an init that ran
     /// out of time) does not hold back the next.
     async fn fetch(&self) {
-        let result = tokio::time::timeout(self.timeout, self.download()).await;
+        let result = tokio::time::timeout(self.outbound.timeout, self.download()).await;
         let mut state = lock(&self.state);
         state.last_attempt = Some(Instant::now());
         let why = match result {
@@ -177,15 +173,19 @@ impl KeySet {
             Err(_) => "timed out".to_owned(),
         };
         drop(state);
-        self.log.failure(Background::SessionKeysFetch, &why);
+        self.outbound
+            .log
+            .failure(Background::SessionKeysFetch, &why);
     }
 
     async fn download(&self) -> Result<Vec<Key>, String> {
         let url = match &self.url {
             KeySetUrl::Fixed(url) => url.clone(),
-            KeySetUrl::Discovered { issuer } => discovery::jwks_uri(&self.http, issuer).await?,
+            KeySetUrl::Discovered { issuer } => {
+                discovery::jwks_uri(&self.outbound.http, issuer).await?
+            }
         };
-        let document: KeySetDocument = get_json(&self.http, url, MAX_KEY_SET_BYTES)
+        let document: KeySetDocument = get_json(&self.outbound.http, url, MAX_KEY_SET_BYTES)
             .await
             .map_err(|e| format!("key set: {e}"))?;
         Ok(document.usable_keys())
@@ -203,6 +203,7 @@ impl KeySet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::Logger;
     use crate::session::jwk::tests::rsa_jwk;
     use serde_json::{Value, json};
     use wiremock::{Mock, MockServer, ResponseTemplate, matchers};
@@ -222,9 +223,11 @@ mod tests {
         let url = Url::parse(&format!("{}/jwks.json", server.uri())).unwrap();
         let set = KeySet::new(
             KeySetUrl::Fixed(url),
-            reqwest::Client::new(),
-            Duration::from_secs(5),
-            Logger::to(std::io::sink()),
+            Outbound {
+                http: reqwest::Client::new(),
+                timeout: Duration::from_secs(5),
+                log: Logger::to(std::io::sink()),
+            },
         );
         set.load().await;
         set.pretend_fetched(ago);

@@ -9,7 +9,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 
 use crate::config::{ConfigError, SessionConfig};
 use crate::error::{ApiError, ErrorCode};
-use crate::log::Logger;
+use crate::outbound::Outbound;
 use crate::secret::SecretStore;
 
 use super::expiring::{Digest, digest_of};
@@ -58,12 +58,7 @@ pub struct Keys {
 }
 
 impl Keys {
-    pub fn new(
-        config: &SessionConfig,
-        http: reqwest::Client,
-        timeout: Duration,
-        log: Logger,
-    ) -> Self {
+    pub fn new(config: &SessionConfig, outbound: &Outbound) -> Self {
         let url = match (&config.jwks_url, config.discovery_issuer(), &config.issuer) {
             (Some(url), _, _) => Some(KeySetUrl::Fixed(url.clone())),
             (None, Some(_), Some(issuer)) => Some(KeySetUrl::Discovered {
@@ -73,7 +68,7 @@ impl Keys {
         };
         Self {
             config: config.clone(),
-            key_set: url.map(|url| Arc::new(KeySet::new(url, http, timeout, log))),
+            key_set: url.map(|url| Arc::new(KeySet::new(url, outbound.clone()))),
         }
     }
 

@@ -38,7 +38,7 @@ pub use userinfo::MAX_USERINFO_BYTES;
 use crate::config::{ConfigError, SessionConfig, SessionSource};
 use crate::error::{ApiError, ErrorCode};
 use crate::event::Request;
-use crate::log::Logger;
+use crate::outbound::Outbound;
 use crate::secret::SecretStore;
 
 use jwt::JwtVerifier;
@@ -66,26 +66,21 @@ enum Source {
 }
 
 impl Sessions {
-    pub fn new(
-        config: &SessionConfig,
-        http: reqwest::Client,
-        timeout: Duration,
-        log: Logger,
-    ) -> Self {
+    pub fn new(config: &SessionConfig, outbound: &Outbound) -> Self {
         let locator = || Locator::new(config.header.clone(), config.cookie.clone());
         let source = match &config.source {
             SessionSource::Authorizer => Source::Authorizer,
             SessionSource::Userinfo(userinfo) => Source::Userinfo {
                 locator: locator(),
                 cache: UserinfoCache::new(
-                    Userinfo::new(userinfo, http, timeout, Kept::new(config)),
+                    Userinfo::new(userinfo, outbound, Kept::new(config)),
                     userinfo.ttl,
-                    log,
+                    outbound.log.clone(),
                 ),
             },
             SessionSource::Jwt => Source::Jwt {
                 locator: locator(),
-                jwt: Box::new(JwtVerifier::new(config, http, timeout, log)),
+                jwt: Box::new(JwtVerifier::new(config, outbound)),
             },
         };
         Self { source }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::config::UserinfoConfig;
 use crate::error::{ApiError, ErrorCode};
-use crate::outbound::{FetchError, read_capped};
+use crate::outbound::{FetchError, Outbound, read_capped};
 
 use super::claims::Kept;
 use super::credential::Credential;
@@ -111,17 +111,12 @@ pub struct Userinfo {
 }
 
 impl Userinfo {
-    pub fn new(
-        config: &UserinfoConfig,
-        http: reqwest::Client,
-        timeout: Duration,
-        keep: Kept,
-    ) -> Self {
+    pub fn new(config: &UserinfoConfig, outbound: &Outbound, keep: Kept) -> Self {
         Self {
-            http,
+            http: outbound.http.clone(),
             url: config.url.clone(),
             pointer: config.pointer.clone(),
-            timeout,
+            timeout: outbound.timeout,
             keep,
         }
     }
