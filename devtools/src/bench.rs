@@ -6,7 +6,9 @@
 //! - first response: exec to the answer of the first event, which waits in the queue before the
 //!   process starts (as the event that causes a cold start does);
 //! - CPU per warm request: utime + stime from `/proc/<pid>/stat` across many invocations after a
-//!   warm-up (the baseline, taken the same way for both), divided by their count;
+//!   warm-up (the baseline, taken the same way for both), divided by their count; the two
+//!   binaries run side by side and take their invocations in turn, so that both are measured
+//!   under the same conditions;
 //! - peak RSS: `VmHWM` from `/proc/<pid>/status` at the end.
 //!
 //! A soak samples `VmRSS` and the count of `/proc/<pid>/fd` along the way. Figures only, never
@@ -286,76 +288,176 @@ pub async fn run(
     events: &[Bytes],
     plan: &Plan,
 ) -> Result<Figures, String> {
-    let runtime = Arc::new(
-        RuntimeApi::start_with("127.0.0.1:0".parse().expect("an address"), plan.trace_ids)
-            .await
-            .map_err(|e| format!("Runtime API: {e}"))?,
-    );
-    let mut events = events.iter().cycle();
-    let mut next_event = || events.next().cloned().unwrap_or_default();
-    let first = {
-        let (runtime, event) = (runtime.clone(), next_event());
-        tokio::spawn(async move { runtime.invoke_raw(event, TIMEOUT).await })
-    };
-    // Give the queued event a moment to land, so exec is the last thing before the clock.
-    tokio::task::yield_now().await;
-    let started = Instant::now();
-    let process = FunctionProcess::spawn(binary, env, &runtime, Echo::Discard)
-        .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-    let answer = first
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("{}: first invocation: {e}", binary.display()))?;
-    let first_response = started.elapsed();
-    let init = runtime
-        .first_poll()
-        .map_or(first_response, |at| at.saturating_duration_since(started));
-    let pid = process.pid().ok_or("the process has no id")?;
-    let mut not_ok = usize::from(!is_ok(&answer));
-
+    let mut one = Started::start(binary, env, events, plan.trace_ids).await?;
     for _ in 0..plan.warm_up {
-        let answer = invoke(&runtime, next_event(), binary).await?;
-        not_ok += usize::from(!is_ok(&answer));
+        one.invoke().await?;
     }
-    let before = cpu_ticks(&proc_text(pid, "stat")?).ok_or("unreadable /proc/<pid>/stat")?;
-    let mut latencies = Vec::with_capacity(plan.invocations);
-    let mut samples = Vec::new();
-    for n in 1..=plan.invocations {
+    one.mark()?;
+    for _ in 0..plan.invocations {
+        one.measure(plan.sample_every).await?;
+    }
+    one.finish()
+}
+
+/// The floor and the function, each run as by [`run`], with their warm-up and measured
+/// invocations taken in turn (floor, function, floor, ...): whatever else the machine does during
+/// the measurement falls on both alike, so their ratio holds still where two runs one after the
+/// other would drift apart.
+pub async fn run_pair(
+    floor: (&Path, &[(String, String)]),
+    function: (&Path, &[(String, String)]),
+    events: &[Bytes],
+    plan: &Plan,
+) -> Result<(Figures, Figures), String> {
+    let mut a = Started::start(floor.0, floor.1, events, plan.trace_ids).await?;
+    let mut b = Started::start(function.0, function.1, events, plan.trace_ids).await?;
+    for _ in 0..plan.warm_up {
+        a.invoke().await?;
+        b.invoke().await?;
+    }
+    a.mark()?;
+    b.mark()?;
+    for _ in 0..plan.invocations {
+        a.measure(plan.sample_every).await?;
+        b.measure(plan.sample_every).await?;
+    }
+    Ok((a.finish()?, b.finish()?))
+}
+
+/// One binary under its own Runtime API stand-in, its first invocation answered.
+struct Started {
+    binary: PathBuf,
+    runtime: Arc<RuntimeApi>,
+    process: FunctionProcess,
+    pid: u32,
+    events: Vec<Bytes>,
+    next: usize,
+    init: Duration,
+    first_response: Duration,
+    exec_at: Instant,
+    not_ok: usize,
+    /// CPU when the measurement began ([`Started::mark`]).
+    before: Option<CpuTicks>,
+    latencies: Vec<Duration>,
+    samples: Vec<Sample>,
+}
+
+impl Started {
+    async fn start(
+        binary: &Path,
+        env: &[(String, String)],
+        events: &[Bytes],
+        trace_ids: TraceIds,
+    ) -> Result<Self, String> {
+        let runtime = Arc::new(
+            RuntimeApi::start_with("127.0.0.1:0".parse().expect("an address"), trace_ids)
+                .await
+                .map_err(|e| format!("Runtime API: {e}"))?,
+        );
+        let first = {
+            let runtime = runtime.clone();
+            let event = events.first().cloned().unwrap_or_default();
+            tokio::spawn(async move { runtime.invoke_raw(event, TIMEOUT).await })
+        };
+        // Give the queued event a moment to land, so exec is the last thing before the clock.
+        tokio::task::yield_now().await;
+        let exec_at = Instant::now();
+        let process = FunctionProcess::spawn(binary, env, &runtime, Echo::Discard)
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        let answer = first
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("{}: first invocation: {e}", binary.display()))?;
+        let first_response = exec_at.elapsed();
+        let init = runtime
+            .first_poll()
+            .map_or(first_response, |at| at.saturating_duration_since(exec_at));
+        let pid = process.pid().ok_or("the process has no id")?;
+        Ok(Self {
+            binary: binary.to_owned(),
+            runtime,
+            process,
+            pid,
+            events: events.to_vec(),
+            next: 1,
+            init,
+            first_response,
+            exec_at,
+            not_ok: usize::from(!is_ok(&answer)),
+            before: None,
+            latencies: Vec::new(),
+            samples: Vec::new(),
+        })
+    }
+
+    /// One invocation with the next event; its wall time.
+    async fn invoke(&mut self) -> Result<Duration, String> {
+        let event = match self.events.len() {
+            0 => Bytes::new(),
+            n => self.events[self.next % n].clone(),
+        };
+        self.next += 1;
         let at = Instant::now();
-        let answer = invoke(&runtime, next_event(), binary).await?;
-        latencies.push(at.elapsed());
-        not_ok += usize::from(!is_ok(&answer));
-        if plan.sample_every > 0 && n % plan.sample_every == 0 {
-            samples.push(sample(pid, n)?);
+        let answer = invoke(&self.runtime, event, &self.binary).await?;
+        let took = at.elapsed();
+        self.not_ok += usize::from(!is_ok(&answer));
+        Ok(took)
+    }
+
+    /// Starts the measurement.
+    fn mark(&mut self) -> Result<(), String> {
+        self.before = Some(self.cpu()?);
+        Ok(())
+    }
+
+    /// One measured invocation, sampling memory every `sample_every` (0: never).
+    async fn measure(&mut self, sample_every: usize) -> Result<(), String> {
+        let took = self.invoke().await?;
+        self.latencies.push(took);
+        let n = self.latencies.len();
+        if sample_every > 0 && n.is_multiple_of(sample_every) {
+            self.samples.push(sample(self.pid, n)?);
         }
+        Ok(())
     }
-    let after = cpu_ticks(&proc_text(pid, "stat")?).ok_or("unreadable /proc/<pid>/stat")?;
-    let peak_rss_kb = status_kb(&proc_text(pid, "status")?, "VmHWM").unwrap_or(0);
-    if samples
-        .last()
-        .is_none_or(|s| s.invocations != plan.invocations)
-    {
-        samples.push(sample(pid, plan.invocations)?);
+
+    fn cpu(&self) -> Result<CpuTicks, String> {
+        cpu_ticks(&proc_text(self.pid, "stat")?).ok_or_else(|| "unreadable /proc/<pid>/stat".into())
     }
-    drop(process);
-    latencies.sort();
-    let ticks = ticks_per_second();
-    Ok(Figures {
-        init,
-        first_response,
-        cpu_us: per_invocation_us(
-            before.user + before.system,
-            after.user + after.system,
-            ticks,
-            plan.invocations,
-        ),
-        cpu_user_us: per_invocation_us(before.user, after.user, ticks, plan.invocations),
-        peak_rss_kb,
-        latencies,
-        not_ok,
-        samples,
-        exec_at: started,
-    })
+
+    /// The figures, and the process stopped.
+    fn finish(mut self) -> Result<Figures, String> {
+        let after = self.cpu()?;
+        let before = self.before.unwrap_or(after);
+        let peak_rss_kb = status_kb(&proc_text(self.pid, "status")?, "VmHWM").unwrap_or(0);
+        let invocations = self.latencies.len();
+        if self
+            .samples
+            .last()
+            .is_none_or(|s| s.invocations != invocations)
+        {
+            self.samples.push(sample(self.pid, invocations)?);
+        }
+        drop(self.process);
+        self.latencies.sort();
+        let ticks = ticks_per_second();
+        Ok(Figures {
+            init: self.init,
+            first_response: self.first_response,
+            cpu_us: per_invocation_us(
+                before.user + before.system,
+                after.user + after.system,
+                ticks,
+                invocations,
+            ),
+            cpu_user_us: per_invocation_us(before.user, after.user, ticks, invocations),
+            peak_rss_kb,
+            latencies: self.latencies,
+            not_ok: self.not_ok,
+            samples: self.samples,
+            exec_at: self.exec_at,
+        })
+    }
 }
 
 async fn invoke(runtime: &RuntimeApi, event: Bytes, binary: &Path) -> Result<Bytes, String> {
@@ -396,6 +498,23 @@ pub fn summarize(rounds: &[Figures]) -> Summary {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// The CPU ratio of each round's pair, which ran side by side, and their median: steadier than
+/// the ratio of the two medians when the machine's load changes between rounds.
+pub fn paired_cpu_ratios(floors: &[Figures], functions: &[Figures]) -> String {
+    let ratios: Vec<f64> = floors
+        .iter()
+        .zip(functions)
+        .filter(|(floor, _)| floor.cpu_us > 0.0)
+        .map(|(floor, function)| function.cpu_us / floor.cpu_us)
+        .collect();
+    let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}x")).collect();
+    format!(
+        "CPU per warm request, function / floor, round by round: {}; median {:.2}x\n",
+        each.join(", "),
+        median(&ratios)
+    )
 }
 
 /// `a / b`, shown as `2.60x`; `-` when `b` is 0.
@@ -557,11 +676,17 @@ pub async fn bench(options: &Options, out: &mut impl std::io::Write) -> Result<(
     let (mut floors, mut functions) = (Vec::new(), Vec::new());
     let no_env: Vec<(String, String)> = Vec::new();
     for round in 1..=options.rounds {
-        for (name, binary, env, into) in [
-            ("floor", &options.floor, &no_env, &mut floors),
-            ("function", &options.function, &env, &mut functions),
+        let (floor, function) = run_pair(
+            (&options.floor, &no_env),
+            (&options.function, &env),
+            &events,
+            &options.plan,
+        )
+        .await?;
+        for (name, f, into) in [
+            ("floor", floor, &mut floors),
+            ("function", function, &mut functions),
         ] {
-            let f = run(binary, env, &events, &options.plan).await?;
             if f.not_ok > 0 {
                 return Err(format!("{name}: {} answers were not 200", f.not_ok));
             }
@@ -580,6 +705,7 @@ pub async fn bench(options: &Options, out: &mut impl std::io::Write) -> Result<(
     }
     w(out, &format!("\nmedians over {} rounds:\n", options.rounds));
     w(out, &table(&summarize(&floors), &summarize(&functions)));
+    w(out, &paired_cpu_ratios(&floors, &functions));
     if let (Some(t), Some(first)) = (&tls, functions.first()) {
         w(out, &t.timeline(first));
     }
@@ -801,6 +927,30 @@ mod tests {
         assert!((per_invocation_us(1000, 1150, 100, 10_000) - 150.0).abs() < 1e-9);
         assert!((per_invocation_us(5, 5, 100, 10) - 0.0).abs() < 1e-9);
         assert!((per_invocation_us(0, 10, 100, 0) - 0.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn paired_ratios_are_taken_round_by_round() {
+        let figures = |cpu_us| Figures {
+            init: Duration::ZERO,
+            first_response: Duration::ZERO,
+            cpu_us,
+            cpu_user_us: 0.0,
+            peak_rss_kb: 0,
+            latencies: Vec::new(),
+            not_ok: 0,
+            samples: Vec::new(),
+            exec_at: Instant::now(),
+        };
+        // The floor's rounds drift (100, 200, 150); each function round drifts with its floor.
+        let floors = [figures(100.0), figures(200.0), figures(150.0)];
+        let functions = [figures(150.0), figures(280.0), figures(240.0)];
+        assert_eq!(
+            paired_cpu_ratios(&floors, &functions),
+            "CPU per warm request, function / floor, round by round: 1.50x, 1.40x, 1.60x; median 1.50x\n"
+        );
+        // A round the floor did not measure is left out rather than divided by.
+        assert!(paired_cpu_ratios(&[figures(0.0)], &[figures(1.0)]).ends_with("; median 0.00x\n"));
     }
 
     #[test]
