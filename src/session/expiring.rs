@@ -55,7 +55,11 @@ impl<V: Clone> Expiring<V> {
 
     pub fn insert(&mut self, key: Digest, value: V, expires: Instant, now: Instant) {
         self.drop_expired_front(now);
-        while self.entries.len() >= MAX_ENTRIES && self.drop_oldest() {}
+        // A value stored again (two concurrent requests with one new token) takes its own place;
+        // only a new key needs room. The old place in line is skipped when it comes up.
+        if self.entries.remove(&key).is_none() {
+            while self.entries.len() >= MAX_ENTRIES && self.drop_oldest() {}
+        }
         self.entries.insert(key, (value, expires));
         self.line.push_back((key, expires));
     }
@@ -159,6 +163,24 @@ mod tests {
         map.insert(key(1), 2, later + ttl, later);
         assert_eq!(map.line.len(), 1, "the old place in line is gone");
         assert_eq!(map.fresh(&key(1), later), Some(2));
+    }
+
+    #[test]
+    fn storing_a_key_again_in_a_full_map_drops_nothing_else() {
+        let mut map = Expiring::default();
+        let now = Instant::now();
+        let ttl = Duration::from_secs(60);
+        for n in 0..MAX_ENTRIES {
+            map.insert(key(n), n, now + ttl, now);
+        }
+        map.insert(key(5), 55, now + ttl, now);
+        assert_eq!(map.entries.len(), MAX_ENTRIES);
+        assert_eq!(map.fresh(&key(0), now), Some(0), "the oldest stays");
+        assert_eq!(map.fresh(&key(5), now), Some(55));
+        // The stale place of key 5 is skipped: the next new key drops key 0, not key 5.
+        map.insert(key(MAX_ENTRIES), 0, now + ttl, now);
+        assert_eq!(map.fresh(&key(0), now), None);
+        assert_eq!(map.fresh(&key(5), now), Some(55));
     }
 
     #[test]
