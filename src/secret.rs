@@ -296,7 +296,9 @@ impl SecretStore {
                 .clone()
                 .ok_or_else(|| SecretUnavailable("no credentials".into()));
         };
-        let result = fetch(client, secret_id).await;
+        // Boxed: the SDK's future is kilobytes, and an inline one would make every request's
+        // future that large, though a read happens once per TTL.
+        let result = Box::pin(fetch(client, secret_id)).await;
         let mut state = lock(&self.state);
         match result {
             Ok(fresh) => {

@@ -159,7 +159,8 @@ impl KeySet {
     /// Callers hold `fetching`. An attempt counts once it ends: one cut short (an init that ran
     /// out of time) does not hold back the next.
     async fn fetch(&self) {
-        let result = tokio::time::timeout(self.outbound.timeout, self.download()).await;
+        // Boxed: a rare refetch should not size every request's future.
+        let result = tokio::time::timeout(self.outbound.timeout, Box::pin(self.download())).await;
         let mut state = lock(&self.state);
         state.last_attempt = Some(Instant::now());
         let why = match result {
