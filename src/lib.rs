@@ -17,6 +17,7 @@ pub mod outbound;
 pub mod refresh;
 pub mod response;
 pub mod route;
+pub mod runtime_api;
 pub mod runtime_log;
 pub mod secret;
 pub mod session;

@@ -1,29 +1,21 @@
 // The runtime's future types nest deeply; the default limit (128) is one feature flag away.
 #![recursion_limit = "256"]
 
-use std::convert::Infallible;
+use std::borrow::Cow;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use lambda_runtime::{LambdaEvent, service_fn};
-use rai_widget_auth::runtime_log::RuntimeLog;
-use rai_widget_auth::{App, Config, Invocation, log::Logger};
-use serde_json::value::RawValue;
+use rai_widget_auth::runtime_api::{self, RuntimeApi};
+use rai_widget_auth::{App, Config, log::Logger, runtime_log};
 
 fn main() -> ExitCode {
     let log = Logger::stdout();
-    let runtime_log = RuntimeLog::new(log.clone());
-    runtime_log.install_panic_hook();
-    // Only fails when a subscriber is already set, which nothing here does.
-    let _ = tracing::subscriber::set_global_default(runtime_log);
+    std::panic::set_hook(runtime_log::panic_hook(log.clone()));
 
     // One invocation at a time (the default) needs one thread, which starts faster. Lambda
     // Managed Instances send up to AWS_LAMBDA_MAX_CONCURRENCY at once: then a thread per core.
-    let concurrent = std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
-        .ok()
-        .and_then(|v| v.trim().parse::<u32>().ok())
-        .is_some_and(|n| n > 1);
-    let runtime = if concurrent {
+    let pollers = runtime_api::pollers(std::env::var("AWS_LAMBDA_MAX_CONCURRENCY").ok().as_deref());
+    let runtime = if pollers > 1 {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -33,7 +25,7 @@ fn main() -> ExitCode {
             .build()
     };
     match runtime {
-        Ok(runtime) => runtime.block_on(serve(log)),
+        Ok(runtime) => runtime.block_on(serve(log, pollers)),
         Err(e) => {
             log.event("error", "init_failed", &format!("no async runtime: {e}"));
             ExitCode::FAILURE
@@ -41,35 +33,38 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(log: Logger) -> ExitCode {
+async fn serve(log: Logger, pollers: usize) -> ExitCode {
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API")
+        .map_err(|_| "AWS_LAMBDA_RUNTIME_API: not set (Lambda sets it)".to_owned())
+        .and_then(|address| {
+            RuntimeApi::new(&address, pollers, log.clone()).map_err(|e| e.to_string())
+        });
     let app = match Config::from_env() {
-        Ok(config) => App::init(config, log.clone()).await,
-        Err(e) => Err(e.into()),
+        Ok(config) => App::init(config, log.clone())
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
     };
-    let app = match app {
-        Ok(app) => Arc::new(app),
-        Err(e) => {
-            log.event("error", "init_failed", &e.to_string());
+    let (api, app) = match (api, app) {
+        (Ok(api), Ok(app)) => (api, Arc::new(app)),
+        (Err(e), _) | (_, Err(e)) => {
+            log.event("error", "init_failed", &e);
             return ExitCode::FAILURE;
         }
     };
-    // The event stays raw JSON here: `App::handle` reads it, so that no event shape can fail
-    // before the function answers it. Without AWS_LAMBDA_MAX_CONCURRENCY this polls for one
-    // invocation at a time, as `lambda_runtime::run` does.
-    let served =
-        lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
+    // The event stays bytes here: `App::handle` reads it, so that no event can fail before the
+    // function answers it.
+    let stopped = api
+        .serve(move |event, invocation| {
             let app = Arc::clone(&app);
             async move {
-                let invocation = Invocation::new(event.context.request_id, event.context.deadline);
-                Ok::<_, Infallible>(app.handle(event.payload.get(), &invocation).await)
+                // Lambda's events are JSON, so UTF-8; any other bytes get the contract's 400.
+                let event = std::str::from_utf8(&event)
+                    .map_or_else(|_| String::from_utf8_lossy(&event), Cow::Borrowed);
+                app.handle(&event, &invocation).await
             }
-        }))
+        })
         .await;
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            log.event("error", "runtime_failed", &e.to_string());
-            ExitCode::FAILURE
-        }
-    }
+    log.event("error", "runtime_failed", &stopped.to_string());
+    ExitCode::FAILURE
 }
