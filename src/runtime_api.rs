@@ -43,6 +43,8 @@ pub enum RuntimeApiError {
         what: &'static str,
         source: lambda_runtime_api_client::BoxError,
     },
+    #[error("a poller ended: {0}")]
+    Poller(String),
     #[error("{what}: the Runtime API answered {status}")]
     Status {
         what: &'static str,
@@ -84,9 +86,10 @@ impl RuntimeApi {
         })
     }
 
-    /// Serves invocations until the Runtime API fails every poller; returns the first failure.
-    /// `handle` gets the event's bytes and the invocation and gives the answer; a panic in it
-    /// fails that invocation only.
+    /// Serves invocations until the Runtime API fails one poller, and returns that failure; the
+    /// other pollers end with it (AWS: a Runtime API that answers 5xx is in a non-recoverable
+    /// state, and the runtime should exit promptly). `handle` gets the event's bytes and the
+    /// invocation and gives the answer; a panic in it fails that invocation only.
     pub async fn serve<H, F, A>(self, handle: H) -> RuntimeApiError
     where
         H: Fn(Bytes, Invocation) -> F + Clone + Send + Sync + 'static,
@@ -94,20 +97,17 @@ impl RuntimeApi {
         A: Serialize + Send + 'static,
     {
         let api = std::sync::Arc::new(self);
-        let mut others = tokio::task::JoinSet::new();
-        for _ in 1..api.pollers {
+        let mut pollers = tokio::task::JoinSet::new();
+        for _ in 0..api.pollers {
             let (api, handle) = (api.clone(), handle.clone());
-            others.spawn(async move { api.poll(handle).await });
+            pollers.spawn(async move { api.poll(handle).await });
         }
-        let stopped = api.poll(handle).await;
-        // Another poller may still be serving an invocation: the process ends only when none can.
-        while let Some(other) = others.join_next().await {
-            match other {
-                Ok(error) => api.report(None, &error.to_string()),
-                Err(e) => api.report(None, &format!("a poller ended: {e}")),
-            }
+        // Dropping the set when this returns aborts the other pollers.
+        match pollers.join_next().await {
+            Some(Ok(stopped)) => stopped,
+            Some(Err(e)) => RuntimeApiError::Poller(e.to_string()),
+            None => RuntimeApiError::Poller("no poller was started".into()),
         }
-        stopped
     }
 
     /// One poller: serves invocations one after another until the Runtime API fails.
@@ -125,12 +125,14 @@ impl RuntimeApi {
             let Some((request_id, invocation, event)) = next else {
                 continue;
             };
-            let handling = runtime_log::for_request(request_id.clone(), handle(event, invocation));
+            let handling = runtime_log::for_request(request_id.clone(), async {
+                serde_json::to_vec(&handle(event, invocation).await)
+            });
             // Unwind safe in fact: what a handler shares between invocations sits behind locks
             // that recover from a panicking holder (`crate::lock`) and caches that stay whole
             // between statements; its own state is dropped here with the panic.
             let answer = AssertUnwindSafe(handling).catch_unwind().await;
-            let posted = match answer.map(|a| serde_json::to_vec(&a)) {
+            let posted = match answer {
                 Ok(Ok(body)) => self.post(&request_id, "response", None, body).await,
                 Ok(Err(e)) => {
                     self.report(Some(&request_id), &format!("answer not serialized: {e}"));
@@ -246,14 +248,13 @@ impl RuntimeApi {
             .call(request)
             .await
             .map_err(|source| RuntimeApiError::Exchange { what, source })?;
-        if response.status().is_success() {
-            Ok(response)
-        } else {
-            Err(RuntimeApiError::Status {
-                what,
-                status: response.status(),
-            })
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
         }
+        // Read to the end (a line of JSON), so that the connection goes back to the pool.
+        let _ = response.into_body().collect().await;
+        Err(RuntimeApiError::Status { what, status })
     }
 
     fn report(&self, request_id: Option<&str>, detail: &str) {
