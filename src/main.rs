@@ -1,6 +1,3 @@
-// The runtime's future types nest deeply; the default limit (128) is one feature flag away.
-#![recursion_limit = "256"]
-
 use std::borrow::Cow;
 use std::process::ExitCode;
 use std::sync::Arc;
