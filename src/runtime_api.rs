@@ -69,12 +69,23 @@ pub struct RuntimeApi {
 }
 
 impl RuntimeApi {
+    /// `address` is `AWS_LAMBDA_RUNTIME_API`: `host:port` on Lambda, a URL with a path under
+    /// `cargo lambda watch` (`http://[::]:9000/.rt/name`).
     pub fn new(address: &str, pollers: usize, log: Logger) -> Result<Self, RuntimeApiError> {
-        let base = format!("http://{address}")
+        let url = if address.contains("://") {
+            address.to_owned()
+        } else {
+            format!("http://{address}")
+        };
+        let base = url
             .parse::<Uri>()
             .ok()
-            .filter(|uri| uri.host().is_some() && uri.path() == "/")
-            .ok_or_else(|| RuntimeApiError::Address(format!("'{address}' is not a host:port")))?;
+            .filter(|uri| {
+                uri.scheme_str() == Some("http") && uri.host().is_some() && uri.query().is_none()
+            })
+            .ok_or_else(|| {
+                RuntimeApiError::Address(format!("'{address}' is not host:port or an http URL"))
+            })?;
         let client = PooledClient::builder()
             .with_endpoint(base)
             .with_pool_size(pollers)
@@ -303,9 +314,18 @@ mod tests {
     }
 
     #[test]
-    fn the_address_must_be_host_and_port() {
-        assert!(RuntimeApi::new("127.0.0.1:9001", 1, Logger::to(std::io::sink())).is_ok());
-        for bad in ["", "127.0.0.1:9001/path", "http://x:1"] {
+    fn the_address_is_host_and_port_or_an_http_url() {
+        for good in [
+            "127.0.0.1:9001",
+            "http://[::]:9000/.rt/rai-widget-auth",
+            "http://localhost:9000",
+        ] {
+            assert!(
+                RuntimeApi::new(good, 1, Logger::to(std::io::sink())).is_ok(),
+                "{good}"
+            );
+        }
+        for bad in ["", "https://x:1", "ftp://x:1", "http://", "x:1?q=1"] {
             assert!(
                 RuntimeApi::new(bad, 1, Logger::to(std::io::sink())).is_err(),
                 "{bad}"

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rai_devtools::runtime_api::{InvokeError, RuntimeApi as StandIn};
+use rai_devtools::runtime_api::{InvokeError, RuntimeApi as StandIn, TraceIds};
 use rai_widget_auth::log::Logger;
 use rai_widget_auth::runtime_api::{RuntimeApi, RuntimeApiError};
 use rai_widget_auth::runtime_log;
@@ -235,4 +235,27 @@ async fn the_loop_ends_when_the_runtime_api_is_gone() {
             "{stopped}"
         );
     }
+}
+
+/// `cargo lambda watch` serves each function's Runtime API under a path of its own and sets
+/// `AWS_LAMBDA_RUNTIME_API` to that URL (`http://[::]:9000/.rt/<name>`), where Lambda gives
+/// `host:port`.
+#[tokio::test]
+async fn a_runtime_api_under_a_path_as_cargo_lambda_watch_serves_it() {
+    let stand_in = StandIn::start_under(
+        "127.0.0.1:0".parse().unwrap(),
+        TraceIds::PerInvocation,
+        "/.rt/rai-widget-auth",
+    )
+    .await
+    .unwrap();
+    let api = RuntimeApi::new(&stand_in.url(), 1, Logger::to(std::io::sink())).unwrap();
+    tokio::spawn(api.serve(|event, _| async move {
+        serde_json::from_slice::<Value>(&event).unwrap_or(Value::Null)
+    }));
+    let answer = stand_in
+        .invoke(&json!({"n": 5}), Duration::from_secs(5))
+        .await
+        .expect("served under the path");
+    assert_eq!(answer, json!({"n": 5}));
 }

@@ -96,6 +96,9 @@ pub enum TraceIds {
 
 struct State {
     trace_ids: TraceIds,
+    /// The path the Runtime API's own paths sit under: empty, as on Lambda, or a function's
+    /// prefix, as `cargo lambda watch` serves several functions from one port.
+    base: String,
     queue: mpsc::UnboundedSender<Invocation>,
     // Pollers take turns at the receiver; one waits while the others wait for the lock, and
     // `recv` is cancel-safe, so a poller that hangs up loses no event.
@@ -119,9 +122,20 @@ impl RuntimeApi {
     }
 
     pub async fn start_with(addr: SocketAddr, trace_ids: TraceIds) -> std::io::Result<Self> {
+        Self::start_under(addr, trace_ids, "").await
+    }
+
+    /// Serves the Runtime API under `base` (`/.rt/name`, as `cargo lambda watch` does); its
+    /// [`RuntimeApi::url`] is then the value of `AWS_LAMBDA_RUNTIME_API`.
+    pub async fn start_under(
+        addr: SocketAddr,
+        trace_ids: TraceIds,
+        base: &str,
+    ) -> std::io::Result<Self> {
         let (queue, next) = mpsc::unbounded_channel();
         let state = Arc::new(State {
             trace_ids,
+            base: base.trim_end_matches('/').to_owned(),
             queue,
             next: tokio::sync::Mutex::new(next),
             waiting: Mutex::new(HashMap::new()),
@@ -135,9 +149,14 @@ impl RuntimeApi {
         Ok(Self { server, state })
     }
 
-    /// `host:port`, the value of `AWS_LAMBDA_RUNTIME_API`.
+    /// `host:port`, the value of `AWS_LAMBDA_RUNTIME_API` on Lambda.
     pub fn address(&self) -> String {
         self.server.addr.to_string()
+    }
+
+    /// `http://host:port/base`, the value of `AWS_LAMBDA_RUNTIME_API` under `cargo lambda watch`.
+    pub fn url(&self) -> String {
+        format!("http://{}{}", self.server.addr, self.state.base)
     }
 
     /// Hands `event` to the next poller and waits for the function's answer until `timeout`
@@ -256,7 +275,10 @@ fn request_id(n: u64) -> String {
 
 async fn route(state: Arc<State>, request: Request<Incoming>) -> Response<Body> {
     let path = request.uri().path().to_owned();
-    let Some(rest) = path.strip_prefix(PREFIX) else {
+    let Some(rest) = path
+        .strip_prefix(state.base.as_str())
+        .and_then(|p| p.strip_prefix(PREFIX))
+    else {
         return net::text(StatusCode::NOT_FOUND, "not a Runtime API path");
     };
     let parts: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
