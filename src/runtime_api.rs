@@ -60,7 +60,7 @@ pub fn pollers(max_concurrency: Option<&str>) -> usize {
         .map_or(1, |n| n.max(1))
 }
 
-/// The Runtime API at `address` (`host:port`), polled by `pollers` loops that each serve one
+/// The Runtime API of `AWS_LAMBDA_RUNTIME_API`, polled by `pollers` loops that each serve one
 /// invocation at a time.
 pub struct RuntimeApi {
     client: PooledClient,
